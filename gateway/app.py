@@ -7,8 +7,10 @@ import secrets
 
 from flask import Flask, Response, g, request
 
+from gateway import security
 from gateway.backends import Backends
-from gateway.views import health, public
+from gateway.errors import register_error_handlers
+from gateway.views import account, admin, api, health, public
 from zsb.common.context import REQUEST_ID_HEADER, new_request_id, set_request_id
 from zsb.common.settings import Settings
 
@@ -33,14 +35,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.extensions["settings"] = settings
     app.extensions["backends"] = Backends(settings)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(public.bp)
+    for blueprint in (health.bp, public.bp, account.bp, admin.bp, api.bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
 
     @app.before_request
     def _request_id() -> None:
         rid = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = rid if _REQUEST_ID.match(rid) else new_request_id()
         set_request_id(g.request_id)
+
+    security.install(app)
 
     @app.after_request
     def _headers(resp: Response) -> Response:

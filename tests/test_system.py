@@ -24,7 +24,11 @@ pytestmark = pytest.mark.system
 
 @pytest.fixture(scope="module")
 def platform(
-    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, pii_keys: dict[str, str], infra_env: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory,
+    kafka_bootstrap: str,
+    pii_keys: dict[str, str],
+    token_keys: dict[str, str],
+    infra_env: dict[str, str],
 ) -> Iterator[Platform]:
     tmp: Path = tmp_path_factory.mktemp("platform")
     base_env = {
@@ -35,6 +39,8 @@ def platform(
         "PII_ENCRYPTION_KEY": pii_keys["pii_encryption_key"],
         "PII_HMAC_KEY": pii_keys["pii_hmac_key"],
         "SECRET_KEY": uuid.uuid4().hex,
+        "ACCESS_TOKEN_SIGNING_KEY": token_keys["access_token_signing_key"],
+        "ACCESS_TOKEN_PUBLIC_KEY": token_keys["access_token_public_key"],
         "OUTBOX_POLL_SECONDS": "0.05",
     }
     # Auth and registration on MariaDB (production's engine), the others on their SQLite default.
@@ -113,7 +119,7 @@ def test_login_page_answers_in_chinese(platform: Platform) -> None:
         assert words in text
 
 
-def test_account_created_in_auth_reaches_registration(platform: Platform) -> None:
+def test_account_created_in_auth_reaches_registration(platform: Platform, bearer) -> None:
     serial = f"{uuid.uuid4().int % 9000 + 1000:04d}"
     number = f"2114510113{serial}"
     with grpc.insecure_channel(f"127.0.0.1:{platform.service_ports['auth']}") as ch:
@@ -130,6 +136,7 @@ def test_account_created_in_auth_reaches_registration(platform: Platform) -> Non
                 ]
             ),
             timeout=30,
+            metadata=bearer("point", "p0113", "01", "0113"),
         )
     assert not resp.errors
     with grpc.insecure_channel(f"127.0.0.1:{platform.service_ports['registration']}") as ch:
@@ -137,7 +144,11 @@ def test_account_created_in_auth_reaches_registration(platform: Platform) -> Non
 
         def found() -> registration_pb2.Candidate | None:
             try:
-                return stub.GetCandidate(registration_pb2.GetCandidateRequest(candidate_no=number), timeout=5)
+                return stub.GetCandidate(
+                    registration_pb2.GetCandidateRequest(candidate_no=number),
+                    timeout=5,
+                    metadata=bearer("candidate", number, "01", "0113"),
+                )
             except grpc.RpcError as err:
                 assert err.code() == grpc.StatusCode.NOT_FOUND
                 return None

@@ -1,15 +1,16 @@
-"""Gateway pages and probes with the Flask test client (no services running)."""
+"""Public pages, probes and headers."""
 
 import pytest
 from flask.testing import FlaskClient
 
 from gateway.app import create_app
+from gateway.tests.conftest import Stack
 from zsb.common.settings import Settings
 
 
 @pytest.fixture
-def client() -> FlaskClient:
-    # Services are pointed at a closed port, so readiness must report them as unavailable.
+def bare() -> FlaskClient:
+    # Services are pointed at a closed port: the gateway must say so, not crash.
     settings = Settings(
         service_name="gateway",
         service_addresses="auth=127.0.0.1:9,registration=127.0.0.1:9",
@@ -18,8 +19,8 @@ def client() -> FlaskClient:
     return create_app(settings).test_client()
 
 
-def test_login_page_has_the_manuals_fields_and_links(client: FlaskClient) -> None:
-    resp = client.get("/")
+def test_login_page_has_the_manuals_fields_and_links(stack: Stack) -> None:
+    resp = stack.client().get("/")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     for words in (
@@ -27,32 +28,49 @@ def test_login_page_has_the_manuals_fields_and_links(client: FlaskClient) -> Non
         'name="candidate_no"',
         'name="password"',
         'name="captcha"',
+        "data:image/png;base64,",
+        "看不清，换一张",
         "报名操作流程",
         "网上报名咨询电话",
         "考生使用说明",
         "首页",
+        "忘记密码",
         "主办单位：山西省招生考试管理中心",
     ):
         assert words in html
 
 
 @pytest.mark.parametrize("path", ["/guide/process", "/guide/hotlines", "/guide/manual"])
-def test_guide_pages(client: FlaskClient, path: str) -> None:
-    assert client.get(path).status_code == 200
+def test_guide_pages(bare: FlaskClient, path: str) -> None:
+    assert bare.get(path).status_code == 200
 
 
-def test_security_headers_and_request_id(client: FlaskClient) -> None:
-    resp = client.get("/", headers={"X-Request-Id": "abcdef0123456789"})
+def test_security_headers_and_request_id(bare: FlaskClient) -> None:
+    resp = bare.get("/guide/process", headers={"X-Request-Id": "abcdef0123456789"})
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Request-Id"] == "abcdef0123456789"
     # A request id that could inject into logs is replaced by a fresh one.
-    assert client.get("/", headers={"X-Request-Id": "bad id;x=1"}).headers["X-Request-Id"] != "bad id;x=1"
+    assert bare.get("/guide/process", headers={"X-Request-Id": "bad id;x=1"}).headers["X-Request-Id"] != "bad id;x=1"
 
 
-def test_healthz_is_alive_and_readyz_reports_unavailable_services(client: FlaskClient) -> None:
-    assert client.get("/healthz").json == {"status": "ok"}
-    resp = client.get("/readyz")
+def test_healthz_is_alive_and_readyz_reports_unavailable_services(bare: FlaskClient) -> None:
+    assert bare.get("/healthz").json == {"status": "ok"}
+    resp = bare.get("/readyz")
     assert resp.status_code == 503
     assert resp.json["services"] == {"auth": "UNAVAILABLE", "registration": "UNAVAILABLE"}
+
+
+def test_services_down_is_a_clear_page_not_a_crash(bare: FlaskClient) -> None:
+    resp = bare.get("/")
+    assert resp.status_code == 503
+    assert "系统繁忙" in resp.get_data(as_text=True)
+    api = bare.get("/api/v1/captcha")
+    assert api.status_code == 503 and api.json["error"]["message"] == "系统繁忙，请稍后再试"
+
+
+def test_unknown_page_and_method(bare: FlaskClient) -> None:
+    resp = bare.get("/no/such/page")
+    assert resp.status_code == 404 and "页面不存在" in resp.get_data(as_text=True)
+    assert bare.get("/api/v1/nothing").json["error"]["message"] == "页面不存在"

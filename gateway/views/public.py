@@ -1,15 +1,10 @@
-"""Public pages: the candidate login page (manual 2.1) and the pages it links to."""
+"""Public pages linked from the login page: 报名操作流程, 网上报名咨询电话, 考生使用说明 (2.6.1-2.6.3)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
 bp = Blueprint("public", __name__)
-
-
-@bp.get("/")
-def login_page():
-    return render_template("login.html")
 
 
 @bp.get("/guide/process")

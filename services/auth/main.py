@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.auth.api import registrars
+from services.auth.api import PUBLIC_METHODS, registrars
 from zsb.common.runtime import ServiceSpec, run_service
 
-SPEC = ServiceSpec(name="auth", migrations_dir=Path(__file__).parent / "migrations", registrars=registrars)
+SPEC = ServiceSpec(
+    name="auth",
+    migrations_dir=Path(__file__).parent / "migrations",
+    registrars=registrars,
+    public_methods=PUBLIC_METHODS,
+)
 
 if __name__ == "__main__":
     run_service(SPEC)

@@ -21,10 +21,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from zsb.common.clock import utcnow
 from zsb.common.context import reset_request_id, set_request_id
 from zsb.common.db import Database
 from zsb.common.events import Envelope, UndecodableEvent, decode, dlq_topic
-from zsb.common.outbox import make_producer, utcnow
+from zsb.common.outbox import make_producer
 from zsb.common.tables import processed_events
 
 log = logging.getLogger(__name__)

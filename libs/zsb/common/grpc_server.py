@@ -13,11 +13,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from zsb.common.context import REQUEST_ID_HEADER, new_request_id, reset_request_id, set_request_id
-from zsb.common.errors import DomainError
+from zsb.common.context import (
+    ACCESS_TOKEN_HEADER,
+    REQUEST_ID_HEADER,
+    new_request_id,
+    reset_request_id,
+    set_request_id,
+)
+from zsb.common.errors import DomainError, Unauthenticated
+from zsb.common.principal import Principal, TokenVerifier, reset_principal, set_principal
 
 log = logging.getLogger(__name__)
 
+HEALTH_CHECK_METHOD = "/grpc.health.v1.Health/Check"
 REASON_KEY = "x-error-reason"
 FIELD_KEY = "x-error-field"
 
@@ -46,7 +54,25 @@ def _safe_deserializer(deserialize: Callable[[bytes], Any] | None) -> Callable[[
 
 
 class ServerInterceptor(grpc.ServerInterceptor):
-    """Wraps unary-unary handlers: request id, malformed input, domain errors to status codes."""
+    """Wraps unary-unary handlers: request id, caller's token, malformed input, errors to status codes.
+
+    With a verifier, every method needs a valid access token except those in `public_methods`
+    (full names, '/zsb.auth.v1.AuthService/Login'); a token sent to a public method must be valid too.
+    """
+
+    def __init__(self, verifier: TokenVerifier | None = None, public_methods: frozenset[str] = frozenset()) -> None:
+        self.verifier = verifier
+        self.public_methods = public_methods
+
+    def _principal(self, method: str, metadata: dict[str, str]) -> Principal | None:
+        if self.verifier is None:
+            return None
+        header = metadata.get(ACCESS_TOKEN_HEADER, "")
+        if header.startswith("Bearer "):
+            return self.verifier.verify(header[len("Bearer ") :])
+        if header or method not in self.public_methods:
+            raise Unauthenticated("请先登录", reason="NO_TOKEN")
+        return None
 
     def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -58,6 +84,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             metadata = dict(context.invocation_metadata() or ())
             token = set_request_id(metadata.get(REQUEST_ID_HEADER) or new_request_id())
+            principal_token = set_principal(None)
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
@@ -65,6 +92,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
                     code = grpc.StatusCode.INVALID_ARGUMENT
                     context.abort(code, "malformed request message")
                 try:
+                    set_principal(self._principal(method, metadata))
                     return behavior(request, context)
                 except DomainError as err:
                     code = err.status
@@ -80,6 +108,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
             finally:
                 RPC_COUNT.labels(method, code.name).inc()
                 RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+                reset_principal(principal_token)
                 reset_request_id(token)
 
         return handler._replace(unary_unary=call, request_deserializer=_safe_deserializer(handler.request_deserializer))
@@ -92,16 +121,18 @@ def build_server(
     registrars: Iterable[Registrar],
     bind: str,
     port: int,
-    extra_interceptors: Iterable[grpc.ServerInterceptor] = (),
+    verifier: TokenVerifier | None = None,
+    public_methods: Iterable[str] = (),
     max_workers: int = 16,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Build a server with every servicer, health and reflection; returns (server, bound port, health).
 
-    Each registrar adds its servicers and returns their full service names.
+    Each registrar adds its servicers and returns their full service names. Health and
+    reflection are always public.
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=[ServerInterceptor(), *extra_interceptors],
+        interceptors=[ServerInterceptor(verifier, frozenset(public_methods) | {HEALTH_CHECK_METHOD})],
         options=[("grpc.max_receive_message_length", 32 * 1024 * 1024)],
     )
     names: list[str] = []

@@ -24,6 +24,16 @@ class ObjectNotFound(Exception):
     """No object under that key."""
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def check_bucket(bucket: str) -> str:
+    """S3's bucket naming rules (lower case, digits, hyphens), the same for both adapters."""
+    if not _BUCKET.match(bucket):
+        raise ValueError(f"invalid bucket name: {bucket!r}")
+    return bucket
+
+
 def check_key(key: str) -> str:
     """Reject keys that could escape the bucket or directory ('..', absolute, odd characters)."""
     if len(key) > 512 or not _KEY.match(key) or ".." in key.split("/"):
@@ -47,7 +57,7 @@ class LocalDirStore:
     """Files in a directory per bucket, written atomically, readable only by the owner."""
 
     def __init__(self, root: Path, bucket: str) -> None:
-        self.root = (root / check_key(bucket)).resolve()
+        self.root = (root / check_bucket(bucket)).resolve()
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _path(self, key: str) -> Path:
@@ -84,7 +94,7 @@ class MinioStore:
 
     def __init__(self, client: Minio, bucket: str) -> None:
         self.client = client
-        self.bucket = check_key(bucket)
+        self.bucket = check_bucket(bucket)
         if not client.bucket_exists(self.bucket):
             try:
                 client.make_bucket(self.bucket)

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import threading
 import uuid
-from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from kafka import KafkaProducer
@@ -14,17 +13,13 @@ from kafka.errors import KafkaError
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from zsb.common.clock import utcnow
 from zsb.common.context import get_request_id
 from zsb.common.db import Database
 from zsb.common.events import build_headers, topic_for
 from zsb.common.tables import outbox
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    """Naive UTC, the form both SQLite and MySQL DATETIME columns store."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def add_event(session: Session, service: str, key: str, message: Message) -> str:

@@ -28,6 +28,7 @@ from zsb.common.migrations import upgrade_to_head
 from zsb.common.objectstore import ObjectStore, open_object_store
 from zsb.common.outbox import OutboxRelay
 from zsb.common.pii import PiiProtector
+from zsb.common.principal import TokenVerifier
 from zsb.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class ServiceSpec:
     migrations_dir: Path
     registrars: Callable[[ServiceContext], list[Registrar]]
     subscriptions: Callable[[ServiceContext], list[Subscription]] = field(default=lambda _ctx: [])
+    # Methods callable without an access token (full names), e.g. login and captcha.
+    public_methods: frozenset[str] = frozenset()
 
 
 class ServiceRuntime:
@@ -85,8 +88,14 @@ class ServiceRuntime:
         s = self.settings
         if s.migrate_on_start:
             upgrade_to_head(self.spec.migrations_dir, self.ctx.db.engine)
+        if not s.access_token_public_key:
+            raise RuntimeError("ACCESS_TOKEN_PUBLIC_KEY must be set: services verify every caller")
         self.server, self.port, self._health = build_server(
-            self.spec.registrars(self.ctx), s.grpc_bind, s.resolved_grpc_port()
+            self.spec.registrars(self.ctx),
+            s.grpc_bind,
+            s.resolved_grpc_port(),
+            verifier=TokenVerifier(s.access_token_public_key),
+            public_methods=self.spec.public_methods,
         )
         self.server.start()
         relay = OutboxRelay(self.ctx.db, s.service_name, s.kafka_bootstrap_servers)

@@ -64,6 +64,25 @@ class Settings(BaseSettings):
     pii_encryption_key: str = ""
     pii_hmac_key: str = ""
 
+    # Access tokens: every service verifies with the public key; only auth holds the signing key.
+    access_token_public_key: str = ""
+    access_token_signing_key: str = ""
+
+    # SMS (auth): "sink" writes JSON lines to sms_sink_path; "aliyun" sends through Alibaba Cloud SMS.
+    sms_provider: str = "sink"
+    sms_sink_path: str = ""
+    sms_aliyun_access_key_id: str = ""
+    sms_aliyun_access_key_secret: str = ""
+    sms_aliyun_sign_name: str = ""
+    sms_aliyun_template_code: str = ""
+
+    # Test side channel (auth): append "captcha_id answer" lines to this file. Refused in production.
+    captcha_answer_sink: str = ""
+
+    # Sessions (auth): the manual's 15 minutes of inactivity, and an absolute limit.
+    session_idle_seconds: int = 900
+    session_absolute_seconds: int = 8 * 3600
+
     # Prometheus metrics of this process (0: off).
     metrics_port: int = 0
 

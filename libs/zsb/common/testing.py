@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from zsb.common.pii import generate_key
+from zsb.common.principal import Principal, Role, TokenSigner, generate_keypair
 from zsb.common.settings import VAR_DIR, Settings
 from zsb.common.supervisor import load_env_file
 
@@ -76,8 +77,26 @@ def pii_keys() -> dict[str, str]:
     return {"pii_encryption_key": generate_key(), "pii_hmac_key": generate_key()}
 
 
+@pytest.fixture(scope="session")
+def token_keys() -> dict[str, str]:
+    private, public = generate_keypair()
+    return {"access_token_signing_key": private, "access_token_public_key": public}
+
+
+@pytest.fixture(scope="session")
+def bearer(token_keys: dict[str, str]):
+    """`bearer(role, subject, city, point)` -> gRPC metadata carrying a valid access token."""
+    signer = TokenSigner(token_keys["access_token_signing_key"])
+
+    def make(role: Role | str, subject: str = "tester", city_code: str = "", point_code: str = "") -> tuple:
+        token = signer.sign(Principal(subject, Role(role), city_code, point_code, "test"))
+        return (("authorization", f"Bearer {token}"),)
+
+    return make
+
+
 @pytest.fixture
-def service_settings(tmp_path: Path, kafka_bootstrap: str, pii_keys: dict[str, str]):
+def service_settings(tmp_path: Path, kafka_bootstrap: str, pii_keys: dict[str, str], token_keys: dict[str, str]):
     """A factory of Settings for an in-process service on a free port, isolated consumer groups."""
     prefix = f"t{uuid.uuid4().hex[:8]}-"
 
@@ -90,9 +109,31 @@ def service_settings(tmp_path: Path, kafka_bootstrap: str, pii_keys: dict[str, s
             "kafka_group_prefix": prefix,
             "object_store_url": f"file://{tmp_path / 'objects'}",
             "outbox_poll_seconds": 0.05,
+            "sms_sink_path": str(tmp_path / "sms.jsonl"),
+            "captcha_answer_sink": str(tmp_path / "captcha-answers.txt"),
             **pii_keys,
+            **token_keys,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 
     return make
+
+
+def captcha_answer(sink: Path, captcha_id: str) -> str:
+    """The answer of a captcha, read from the auth service's test side channel."""
+    for line in reversed(sink.read_text(encoding="utf-8").splitlines()):
+        cid, _, answer = line.partition(" ")
+        if cid == captcha_id:
+            return answer
+    raise AssertionError(f"captcha {captcha_id} not in {sink}")
+
+
+def sms_codes(sink: Path, phone: str) -> list[str]:
+    """Codes sent to a phone, oldest first, read from the SMS sink."""
+    import json
+
+    if not sink.exists():
+        return []
+    lines = [json.loads(line) for line in sink.read_text(encoding="utf-8").splitlines() if line]
+    return [m["code"] for m in lines if m["phone"] == phone]

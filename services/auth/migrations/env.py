@@ -1,4 +1,4 @@
-from services.auth.adapters import Base
+from services.auth.adapters.tables import Base
 from zsb.common.migrations import run_env
 
 run_env(Base.metadata)

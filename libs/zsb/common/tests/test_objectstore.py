@@ -1,4 +1,5 @@
 import urllib.request
+import uuid
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urlparse
@@ -12,7 +13,7 @@ from zsb.common.objectstore import ObjectNotFound, ObjectStore, check_key, open_
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return open_object_store(f"file://{tmp_path}", "zsb-test")
-    return open_object_store(request.getfixturevalue("minio_url"), f"zsb-test-{tmp_path.name[-8:].lower()}")
+    return open_object_store(request.getfixturevalue("minio_url"), f"zsb-test-{uuid.uuid4().hex[:8]}")
 
 
 def test_put_get_list_delete(store: ObjectStore) -> None:
@@ -59,3 +60,9 @@ def test_minio_bucket_is_private(minio_url: str) -> None:
 def test_unknown_scheme() -> None:
     with pytest.raises(ValueError, match="scheme"):
         open_object_store("s3://bucket", "x")
+
+
+@pytest.mark.parametrize("bucket", ["UPPER", "ab", "a_b", "-start", "x" * 64])
+def test_invalid_bucket_names_are_rejected(tmp_path: Path, bucket: str) -> None:
+    with pytest.raises(ValueError, match="bucket"):
+        open_object_store(f"file://{tmp_path}", bucket)

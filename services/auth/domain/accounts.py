@@ -1,4 +1,4 @@
-"""Rules of accounts: 考生号 format and initial passwords (pure, no I/O)."""
+"""Rules of accounts: 考生号 format, imported rows and initial passwords."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import secrets
 import string
 from dataclasses import dataclass
 
+from services.auth.domain.passwords import SPECIALS
 from zsb.common.errors import InvalidArgument
 
 PROVINCE_CODE = "14"  # 山西
@@ -62,12 +63,9 @@ def check_candidate_row(name: str, id_number: str, phone: str, point_code: str, 
         raise InvalidArgument("报名点与考生号不一致", field="point_code")
 
 
-_SPECIALS = "!@#%&*_"
-
-
 def generate_initial_password(length: int = 12) -> str:
     """A random password meeting the platform's rule (upper, lower, digit, special)."""
-    pools = [string.ascii_uppercase, string.ascii_lowercase, string.digits, _SPECIALS]
+    pools = [string.ascii_uppercase, string.ascii_lowercase, string.digits, SPECIALS]
     alphabet = "".join(pools)
     chars = [secrets.choice(pool) for pool in pools]
     chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from services.auth.domain import CandidateNumber, check_candidate_row, generate_initial_password
+from services.auth.domain.accounts import CandidateNumber, check_candidate_row, generate_initial_password
 from zsb.common.errors import InvalidArgument
 
 

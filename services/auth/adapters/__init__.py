@@ -1,0 +1,1 @@
+"""Adapters of the auth service: tables, captcha images, SMS providers."""

@@ -1,0 +1,1 @@
+"""Rules of the auth service (pure, no I/O)."""
