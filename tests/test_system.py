@@ -129,7 +129,7 @@ def test_account_created_in_auth_reaches_registration(platform: Platform, bearer
                     auth_pb2.CandidateRow(
                         candidate_no=number,
                         name="赵六",
-                        id_number="140105199001011234",
+                        id_number="140105199001011238",
                         phone="13900000000",
                         point_code="0113",
                     )

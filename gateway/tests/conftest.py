@@ -46,7 +46,7 @@ class Stack:
                     pb.CandidateRow(
                         candidate_no=number,
                         name="张三",
-                        id_number="140105199001011234",
+                        id_number="140105199001011238",
                         phone=phone,
                         point_code=number[6:10],
                     )

@@ -167,7 +167,7 @@ def test_forgotten_password_with_sms(stack: Stack) -> None:
     fields = form_with_captcha(stack, client, "/password/forgot")
     resp = client.post(
         "/password/forgot",
-        data={**fields, "candidate_no": CANDIDATE, "id_number": "140105199001011234", "phone": "13812345678"},
+        data={**fields, "candidate_no": CANDIDATE, "id_number": "140105199001011238", "phone": "13812345678"},
     )
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "138****5678" in page
@@ -204,7 +204,7 @@ def test_forgotten_password_mismatch_is_explained(stack: Stack) -> None:
     fields = form_with_captcha(stack, client, "/password/forgot")
     resp = client.post(
         "/password/forgot",
-        data={**fields, "candidate_no": CANDIDATE, "id_number": "140105199001011234", "phone": "13999999999"},
+        data={**fields, "candidate_no": CANDIDATE, "id_number": "140105199001011238", "phone": "13999999999"},
     )
     assert resp.status_code == 400 and "不匹配" in resp.get_data(as_text=True)
     assert sms_codes(stack.sms, "13999999999") == []
@@ -275,7 +275,7 @@ def test_staff_login_import_and_scope(stack: Stack) -> None:
     csrf = hidden(page)["csrf_token"]
     import io
 
-    good = "考生号,姓名,身份证号,手机号,报名点\n21145101130005,李四,140105199001011234,13800000005,0113\n".encode()
+    good = "考生号,姓名,身份证号,手机号,报名点\n21145101130005,李四,140105199001011238,13800000005,0113\n".encode()
     resp = client.post(
         "/admin/candidates/import",
         data={"csrf_token": csrf, "file": (io.BytesIO(good), "list.csv")},
@@ -285,7 +285,7 @@ def test_staff_login_import_and_scope(stack: Stack) -> None:
     text = resp.get_data(as_text=True)
     assert "21145101130005," in text and len(text.strip().splitlines()) == 2
     other_point = (
-        "考生号,姓名,身份证号,手机号,报名点\n21145102050009,王五,140105199001011234,13800000006,0205\n".encode()
+        "考生号,姓名,身份证号,手机号,报名点\n21145102050009,王五,140105199001011238,13800000006,0205\n".encode()
     )
     resp = client.post(
         "/admin/candidates/import",

@@ -54,7 +54,7 @@ class PiiProtector:
 
 
 def mask_id_number(value: str) -> str:
-    """140105199001011234 -> 1401**********1234."""
+    """140105199001011238 -> 1401**********1234."""
     v = value.strip()
     return v[:4] + "*" * max(len(v) - 8, 0) + v[-4:] if len(v) > 8 else "*" * len(v)
 

@@ -6,16 +6,15 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from datetime import date
 
 from services.auth.domain.passwords import SPECIALS
 from zsb.common.errors import InvalidArgument
+from zsb.common.validators import parse_id_number, parse_person_name, parse_phone
 
 PROVINCE_CODE = "14"  # 山西
 EXAM_CODE = "51"  # 专升本
 _CANDIDATE_NO = re.compile(r"^[0-9]{14}$")
-_PHONE = re.compile(r"^1[3-9][0-9]{9}$")
-_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")
-MAX_NAME_LENGTH = 30
 
 
 @dataclass(frozen=True)
@@ -51,16 +50,19 @@ class CandidateNumber:
         return cls(value)
 
 
-def check_candidate_row(name: str, id_number: str, phone: str, point_code: str, number: CandidateNumber) -> None:
-    """Field checks of one imported row; raises InvalidArgument naming the field."""
-    if not name.strip() or len(name.strip()) > MAX_NAME_LENGTH:
-        raise InvalidArgument(f"姓名不能为空且不超过{MAX_NAME_LENGTH}个字", field="name")
-    if not _ID_NUMBER.match(id_number.strip().upper()):
-        raise InvalidArgument("身份证号应为18位", field="id_number")
-    if not _PHONE.match(phone.strip()):
-        raise InvalidArgument("手机号格式不正确", field="phone")
+def check_candidate_row(
+    name: str, id_number: str, phone: str, point_code: str, number: CandidateNumber, today: date
+) -> tuple[str, str, str]:
+    """Field checks of one imported row; returns the normalised (name, ID number, phone).
+
+    Raises InvalidArgument naming the field.
+    """
+    clean_name = parse_person_name(name)
+    clean_id = parse_id_number(id_number, today).value
+    clean_phone = parse_phone(phone)
     if point_code.strip() != number.point_code:
         raise InvalidArgument("报名点与考生号不一致", field="point_code")
+    return clean_name, clean_id, clean_phone
 
 
 def generate_initial_password(length: int = 12) -> str:

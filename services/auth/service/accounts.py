@@ -13,7 +13,7 @@ from services.auth.adapters.tables import CandidateAccount, StaffAccount
 from services.auth.domain.accounts import CandidateNumber, check_candidate_row, generate_initial_password
 from services.auth.service import audit
 from services.auth.service.hashing import hash_password
-from zsb.common.clock import utcnow
+from zsb.common.clock import to_beijing, utcnow
 from zsb.common.errors import AlreadyExists, DomainError, InvalidArgument
 from zsb.common.outbox import add_event
 from zsb.common.principal import Principal, Role, require_staff
@@ -72,7 +72,7 @@ class AccountsService:
                 created_at.FromDatetime(now)
                 for number, row in zip(numbers, rows, strict=True):
                     password = generate_initial_password()
-                    id_number, phone, name = row["id_number"].strip().upper(), row["phone"].strip(), row["name"].strip()
+                    id_number, phone, name = row["id_number"], row["phone"], row["name"]
                     session.add(
                         CandidateAccount(
                             candidate_no=number.value,
@@ -105,13 +105,17 @@ class AccountsService:
     def _check_rows(
         self, rows: list[dict[str, str]], staff: Principal
     ) -> tuple[list[CandidateNumber], list[RowProblem]]:
+        """Check every row; the normalised name, ID number and phone are written back into it."""
         numbers: list[CandidateNumber] = []
         problems: list[RowProblem] = []
         seen: set[str] = set()
+        today = to_beijing(utcnow()).date()
         for i, row in enumerate(rows, start=1):
             try:
                 number = CandidateNumber.parse(row["candidate_no"])
-                check_candidate_row(row["name"], row["id_number"], row["phone"], row["point_code"], number)
+                row["name"], row["id_number"], row["phone"] = check_candidate_row(
+                    row["name"], row["id_number"], row["phone"], row["point_code"], number, today
+                )
                 if not staff.in_scope(number.city_code, number.point_code):
                     raise InvalidArgument("该考生不属于本单位管理范围", field="point_code")
                 if number.value in seen:

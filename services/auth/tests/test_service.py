@@ -75,7 +75,7 @@ def row(n: str = "21145101130001", **kw: str) -> pb.CandidateRow:
     values = {
         "candidate_no": n,
         "name": "张三",
-        "id_number": "140105199001011234",
+        "id_number": "140105199001011238",
         "phone": "13812345678",
         "point_code": n[6:10],
     } | kw
@@ -105,7 +105,7 @@ def test_import_issues_accounts_with_hashed_passwords_and_encrypted_pii(auth: Au
         assert account is not None and account.must_change_password
         assert PasswordHasher().verify(account.password_hash, resp.accounts[0].initial_password)
         assert account.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-        assert "140105199001011234" not in account.id_number_enc and "13812345678" not in account.phone_enc
+        assert "140105199001011238" not in account.id_number_enc and "13812345678" not in account.phone_enc
         assert auth.runtime.ctx.pii.decrypt(account.phone_enc, "phone") == "13812345678"
         keys = session.execute(select(outbox.c.key, outbox.c.ce_type)).all()
         assert ("21145101130001", "zsb.events.v1.CandidateAccountCreated") in keys
@@ -331,7 +331,7 @@ def test_change_password_rejects_wrong_old_and_weak_new(auth: Auth) -> None:
 
 def reset_request(auth: Auth, **kw: str) -> pb.RequestPasswordResetRequest:
     cid, answer = auth.captcha()
-    values = {"candidate_no": "21145101130001", "id_number": "140105199001011234", "phone": "13812345678"} | kw
+    values = {"candidate_no": "21145101130001", "id_number": "140105199001011238", "phone": "13812345678"} | kw
     return pb.RequestPasswordResetRequest(
         captcha_id=cid, captcha_answer=answer, client=pb.ClientInfo(ip="10.1.1.1"), **values
     )

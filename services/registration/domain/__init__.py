@@ -1,6 +1,6 @@
 """Rules of registration (pure, no I/O).
 
-Modules: `validators` (ID number, phone, postal code, names, free text, dates), `reference`
+Modules (field validators live in `zsb.common.validators`): `reference`
 (the province's drop-down lists and their seed), `form` (填写基本信息 and its validation),
 `steps` (the step machine of 我的报考), `documents` (materials and the qualification review).
 The names below are re-exported so callers can import from `services.registration.domain`.
@@ -40,7 +40,7 @@ from services.registration.domain.steps import (
     check_reading_time,
     is_report_locked,
 )
-from services.registration.domain.validators import IdNumber, Sex, parse_id_number, parse_phone
+from zsb.common.validators import IdNumber, Sex, parse_id_number, parse_phone
 
 __all__ = [
     "FIELD_LABELS",

@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from services.registration.domain.validators import parse_text
 from zsb.common.errors import FailedPrecondition
+from zsb.common.validators import parse_text
 
 if TYPE_CHECKING:
     from services.registration.domain.form import BasicInfo

@@ -14,7 +14,8 @@ from typing import Any
 
 from services.registration.domain.documents import DocumentKind, required_documents
 from services.registration.domain.reference import ReferenceData
-from services.registration.domain.validators import (
+from zsb.common.errors import InvalidArgument
+from zsb.common.validators import (
     MAINLAND_PROVINCES,
     IdNumber,
     Sex,
@@ -28,7 +29,6 @@ from services.registration.domain.validators import (
     parse_sex,
     parse_text,
 )
-from zsb.common.errors import InvalidArgument
 
 # Field keys of the form and the labels its messages use.
 FIELD_LABELS: dict[str, str] = {

@@ -21,7 +21,7 @@ from services.registration.domain import (
     parse_basic_info,
 )
 from services.registration.domain.reference import SEED_DICT
-from services.registration.domain.validators import Sex, id_check_char
+from zsb.common.validators import Sex, id_check_char
 
 TODAY = date(2026, 3, 1)
 

@@ -1,4 +1,4 @@
-"""Field validators of the 报名信息登记表 (pure, no I/O).
+"""Validators of personal-data fields (ID number, phone, names, text, dates), shared by services; pure, no I/O.
 
 Each validator normalizes its input and returns the clean value, or raises `InvalidArgument` whose
 Chinese message names the field and whose `field` is the form's field key, so the form can collect
