@@ -7,10 +7,9 @@ import secrets
 
 from flask import Flask, Response, g, request
 
-from gateway import security
+from gateway import security, views
 from gateway.backends import Backends
 from gateway.errors import register_error_handlers
-from gateway.views import account, admin, api, health, public
 from zsb.common.context import REQUEST_ID_HEADER, new_request_id, set_request_id
 from zsb.common.settings import Settings
 
@@ -35,8 +34,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.extensions["settings"] = settings
     app.extensions["backends"] = Backends(settings)
-    for blueprint in (health.bp, public.bp, account.bp, admin.bp, api.bp):
+    blueprints, menu, admin_menu = views.discover()
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    app.extensions["menu"], app.extensions["admin_menu"] = menu, admin_menu
+
+    @app.context_processor
+    def _menus() -> dict:
+        return {"candidate_menu": menu, "admin_menu": admin_menu}
+
     register_error_handlers(app)
 
     @app.before_request

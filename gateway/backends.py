@@ -11,9 +11,23 @@ from zsb.auth.v1 import auth_pb2_grpc
 from zsb.common.discovery import ServiceUnavailable, make_discovery
 from zsb.common.grpc_client import Channels
 from zsb.common.settings import Settings
+from zsb.identity.v1 import identity_pb2_grpc
+from zsb.payment.v1 import payment_pb2_grpc
+from zsb.preferences.v1 import preferences_pb2_grpc
 from zsb.registration.v1 import registration_pb2_grpc
+from zsb.results.v1 import results_pb2_grpc
 
 HEALTH_TIMEOUT_SECONDS = 1.0
+
+# The stub class of each service; `backends.<service>` is a stub on a shared channel.
+STUBS: dict[str, type] = {
+    "auth": auth_pb2_grpc.AuthServiceStub,
+    "registration": registration_pb2_grpc.RegistrationServiceStub,
+    "identity": identity_pb2_grpc.IdentityServiceStub,
+    "payment": payment_pb2_grpc.PaymentServiceStub,
+    "preferences": preferences_pb2_grpc.PreferencesServiceStub,
+    "results": results_pb2_grpc.ResultsServiceStub,
+}
 
 
 class Backends:
@@ -21,13 +35,12 @@ class Backends:
         self.settings = settings
         self.channels = Channels(make_discovery(settings))
 
-    @property
-    def auth(self) -> auth_pb2_grpc.AuthServiceStub:
-        return auth_pb2_grpc.AuthServiceStub(self.channels.get("auth"))
-
-    @property
-    def registration(self) -> registration_pb2_grpc.RegistrationServiceStub:
-        return registration_pb2_grpc.RegistrationServiceStub(self.channels.get("registration"))
+    def __getattr__(self, service: str) -> object:
+        try:
+            stub_class = STUBS[service]
+        except KeyError:
+            raise AttributeError(service) from None
+        return stub_class(self.channels.get(service))
 
     def check_health(self, service: str) -> str:
         """'SERVING', another health status name, or why the check failed."""

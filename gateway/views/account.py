@@ -20,6 +20,11 @@ from gateway.views.forms import FormState, new_captcha, read_form, required, val
 from zsb.auth.v1 import auth_pb2 as pb
 
 bp = Blueprint("account", __name__)
+MENU = [
+    (0, "首页", "account.home"),
+    (900, "登录设备管理", "account.sessions_page"),
+    (910, "修改密码", "account.password_page"),
+]
 # The rule as the manual shows it on the page; the auth service enforces it.
 PASSWORD_RULE = (
     "密码长度为12-16位，须同时包含大写字母、小写字母、数字和特殊字符（!@#%&*_），"  # noqa: S105 - not a password

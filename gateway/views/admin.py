@@ -25,6 +25,13 @@ from zsb.auth.v1 import auth_pb2 as pb
 from zsb.common.clock import BEIJING
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+ADMIN_MENU = [
+    (0, "工作台", "admin.home", ()),
+    (10, "考生账号导入", "admin.import_page", ("province", "city", "point")),
+    (900, "管理员账号", "admin.staff_page", ("province",)),
+    (910, "安全审计日志", "admin.audit_page", ("province",)),
+    (990, "修改密码", "admin.password_page", ()),
+]
 ROLE_NAMES = {"province": "省招生考试管理中心", "city": "地市招生考试机构", "point": "报名点", "reviewer": "审核员"}
 IMPORT_COLUMNS = {
     "考生号": "candidate_no",
