@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["outbox_relay"]
+BENCHMARKS = ["outbox_relay", "login"]
 
 
 def main(names: list[str]) -> None:
