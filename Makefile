@@ -20,8 +20,9 @@ help:
 	@echo "make bench       benchmarks (bench/)"
 	@echo "make infra-up    start local Kafka, MariaDB, MinIO, Consul; infra-down stops them"
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt deploy/local/system-packages.sh
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	bash deploy/local/system-packages.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
@@ -49,6 +50,34 @@ def auth():
 @bp.app_template_filter("beijing")
 def beijing(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.app_template_filter("browser_name")
+def browser_name(user_agent: str) -> str:
+    """'Chrome 156 · Linux' from a User-Agent header, enough for a person to recognise a device."""
+    ua = user_agent or ""
+    browser = next(
+        (f"{name} {m.group(1)}" for name, pattern in _BROWSERS if (m := re.search(pattern, ua))), "未知浏览器"
+    )
+    system = next((name for name, token in _SYSTEMS if token in ua), "")
+    return f"{browser} · {system}" if system else browser
+
+
+_BROWSERS = [
+    ("Edge", r"Edg/(\d+)"),
+    ("微信", r"MicroMessenger/(\d+)"),
+    ("Chrome", r"Chrome/(\d+)"),
+    ("Firefox", r"Firefox/(\d+)"),
+    ("Safari", r"Version/(\d+).*Safari"),
+]
+_SYSTEMS = [
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("macOS", "Mac OS X"),
+    ("Linux", "Linux"),
+]
 
 
 @bp.app_context_processor

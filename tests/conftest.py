@@ -1,0 +1,142 @@
+"""The platform started as separate processes for whole-system and browser tests (one per session)."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.error import HTTPError
+
+import grpc
+import pytest
+from sqlalchemy import create_engine, text
+
+from zsb.auth.v1 import auth_pb2, auth_pb2_grpc
+from zsb.common.settings import SERVICE_NAMES
+from zsb.common.supervisor import Platform, free_port
+
+T = TypeVar("T")
+# Services on MariaDB (production's engine); the others stay on their SQLite default.
+ON_MARIADB = ("auth", "registration", "payment")
+
+
+@dataclass
+class System:
+    platform: Platform
+    tmp: Path
+    bearer: Callable[..., tuple]
+
+    def database_url(self, service: str) -> str:
+        return self.platform.procs[service].env["DATABASE_URL"]
+
+    @property
+    def answers(self) -> Path:
+        return self.tmp / "captcha-answers.txt"
+
+    @property
+    def sms(self) -> Path:
+        return self.tmp / "sms.jsonl"
+
+    def url(self, path: str = "/", gateway: int = 0) -> str:
+        return f"http://127.0.0.1:{self.platform.gateway_ports[gateway]}{path}"
+
+    def channel(self, service: str) -> grpc.Channel:
+        return grpc.insecure_channel(f"127.0.0.1:{self.platform.service_ports[service]}")
+
+    def import_candidate(self, name: str = "赵六", phone: str = "13900000000") -> tuple[str, str]:
+        """A new candidate of point 0113 with a fresh 考生号; returns (考生号, initial password)."""
+        number = f"2114510113{uuid.uuid4().int % 9000 + 1000:04d}"
+        with self.channel("auth") as ch:
+            resp = auth_pb2_grpc.AuthServiceStub(ch).CreateCandidateAccounts(
+                auth_pb2.CreateCandidateAccountsRequest(
+                    rows=[
+                        auth_pb2.CandidateRow(
+                            candidate_no=number,
+                            name=name,
+                            id_number="140105199001011238",
+                            phone=phone,
+                            point_code="0113",
+                        )
+                    ]
+                ),
+                timeout=30,
+                metadata=self.bearer("province", "admin"),
+            )
+        if resp.errors and resp.errors[0].message.startswith("考生号已存在"):
+            return self.import_candidate(name, phone)
+        assert not resp.errors, resp.errors
+        return number, resp.accounts[0].initial_password
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback
+            return resp.status, resp.read()
+    except HTTPError as err:
+        return err.code, err.read()
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(0.3)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture(scope="session")
+def system(
+    tmp_path_factory: pytest.TempPathFactory,
+    kafka_bootstrap: str,
+    pii_keys: dict[str, str],
+    token_keys: dict[str, str],
+    infra_env: dict[str, str],
+    bearer: Callable[..., tuple],
+) -> Iterator[System]:
+    tmp: Path = tmp_path_factory.mktemp("system")
+    base_env = {
+        "PATH": "/usr/bin:/bin",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_GROUP_PREFIX": f"sys{uuid.uuid4().hex[:8]}-",
+        "OBJECT_STORE_URL": f"file://{tmp / 'objects'}",
+        "PII_ENCRYPTION_KEY": pii_keys["pii_encryption_key"],
+        "PII_HMAC_KEY": pii_keys["pii_hmac_key"],
+        "SECRET_KEY": uuid.uuid4().hex,
+        "ACCESS_TOKEN_SIGNING_KEY": token_keys["access_token_signing_key"],
+        "ACCESS_TOKEN_PUBLIC_KEY": token_keys["access_token_public_key"],
+        "OUTBOX_POLL_SECONDS": "0.05",
+        "CAPTCHA_ANSWER_SINK": str(tmp / "captcha-answers.txt"),
+        "SMS_SINK_PATH": str(tmp / "sms.jsonl"),
+        "LOG_LEVEL": "INFO",
+    }
+    service_env = {name: {"DATABASE_URL": f"sqlite:///{tmp / name}.db"} for name in SERVICE_NAMES}
+    admin_url = infra_env["MARIADB_ADMIN_URL"]
+    engine = create_engine(admin_url)
+    databases = []
+    for name in ON_MARIADB:
+        db = f"sys_{name}_{uuid.uuid4().hex[:8]}"
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4"))
+        databases.append(db)
+        service_env[name] = {"DATABASE_URL": f"{admin_url.rstrip('/')}/{db}?charset=utf8mb4"}
+    platform = Platform(
+        base_env=base_env,
+        log_dir=tmp / "log",
+        service_ports={name: free_port() for name in SERVICE_NAMES},
+        gateway_ports=[free_port(), free_port()],
+        service_env=service_env,
+    )
+    try:
+        platform.start_all(timeout=180)
+        yield System(platform, tmp, bearer)
+    finally:
+        platform.stop_all()
+        with engine.begin() as conn:
+            for db in databases:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{db}`"))
+        engine.dispose()
