@@ -135,7 +135,7 @@ def main() -> None:
 
     scored = [(d, same) for x, y, same in pairs if (d := results[(x, y)].distance) is not None]
     base_scored = [(baseline[(x, y)], same) for x, y, same in subset]
-    print("\nthreshold  optimised FAR        FRR          | baseline (subset) FAR   FRR")
+    print(f"\nthreshold  optimised FAR        FRR          | baseline ({len(subset)} pairs) FAR   FRR")
     for t in THRESHOLDS:
         fa, nd, fr, ns = error_rates(scored, t)
         bfa, bnd, bfr, bns = error_rates(base_scored, t)

@@ -1,0 +1,1 @@
+"""Rules of identity verification (pure, no I/O)."""
