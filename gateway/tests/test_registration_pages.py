@@ -19,6 +19,7 @@ from services.registration.service.facts import open_registration, record
 from services.registration.tests.helpers import age_notices, form, make_id, pdf_bytes, png_bytes
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.settings import Settings
+from zsb.common.testing import captcha_answer, sms_codes
 
 NOTICES = ("instructions", "discipline", "pledge")
 OTHER = "21145101130002"
@@ -351,15 +352,38 @@ def test_documents_uploads_review_and_who_may_read_them(rstack: RegStack) -> Non
     assert "review_approved" in text(reviewer.get("/admin/registration/audit"))
 
 
-def test_abandoning_needs_the_id_number_and_ends_the_flow(rstack: RegStack) -> None:
+def test_abandoning_needs_captcha_and_sms_code_and_ends_the_flow(rstack: RegStack) -> None:
     client = candidate(rstack)
     read_notices(rstack, client)
     save(client, form())
-    no_agree = post(client, "/registration/abandon", {"id_number": make_id(131)})
+    page = text(client.get("/registration/confirm"))
+    captcha_id = hidden(page)["captcha_id"]
+    wrong_captcha = post(
+        client,
+        "/registration/abandon/code",
+        {"captcha_id": captcha_id, "captcha": "ZZZZ"},
+        page="/registration/confirm",
+    )
+    assert wrong_captcha.status_code == 400 and "验证码错误或已过期" in text(wrong_captcha)
+    assert sms_codes(rstack.sms, "13812345678") == []
+    page = text(client.get("/registration/confirm"))
+    captcha_id = hidden(page)["captcha_id"]
+    sent = post(
+        client,
+        "/registration/abandon/code",
+        {"captcha_id": captcha_id, "captcha": captcha_answer(rstack.answers, captcha_id)},
+        page="/registration/confirm",
+    )
+    assert sent.status_code == 200 and "短信验证码已发送至 138****5678" in text(sent)
+    (code,) = sms_codes(rstack.sms, "13812345678")
+    no_agree = post(client, "/registration/abandon", {"code": code}, page="/registration/confirm")
     assert no_agree.status_code == 400 and "请确认已知晓放弃报名的后果" in text(no_agree)
-    wrong = post(client, "/registration/abandon", {"id_number": make_id(133), "agree": "1"})
-    assert wrong.status_code == 400 and "身份证号与报名信息不一致" in text(wrong)
-    assert post(client, "/registration/abandon", {"id_number": make_id(131), "agree": "1"}).status_code == 302
+    bad = f"{(int(code) + 1) % 10**6:06d}"
+    wrong = post(client, "/registration/abandon", {"code": bad, "agree": "1"}, page="/registration/confirm")
+    assert wrong.status_code == 400 and "验证码错误" in text(wrong)
+    assert "您已放弃报名" not in text(client.get("/registration"))
+    ok = post(client, "/registration/abandon", {"code": code, "agree": "1"}, page="/registration/confirm")
+    assert ok.status_code == 302
     assert "您已放弃报名" in text(client.get("/registration"))
     assert client.get("/registration/notice/instructions").status_code == 302
     confirm = post(client, "/registration/confirm")
@@ -370,7 +394,7 @@ def test_posts_without_the_csrf_token_are_refused(rstack: RegStack) -> None:
     client = candidate(rstack)
     assert client.post("/registration/notice/instructions").status_code == 403
     assert client.post("/registration/basic-info", data=form_data(form())).status_code == 403
-    assert client.post("/registration/abandon", data={"id_number": make_id(131), "agree": "1"}).status_code == 403
+    assert client.post("/registration/abandon", data={"code": "123456", "agree": "1"}).status_code == 403
     province = staff(rstack, "sheng", "province")
     assert province.post(f"/admin/registration/reviews/{CANDIDATE}", data={"decision": "approve"}).status_code == 403
     assert province.post("/admin/registration/reference", data={"data_json": "{}"}).status_code == 403

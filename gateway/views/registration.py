@@ -16,7 +16,9 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from werkzeug.routing import BuildError
 
 from gateway.errors import BackendError, call
-from gateway.security import login_required
+from gateway.security import CANDIDATE_COOKIE, client_info, login_required
+from gateway.views.forms import FormState, new_captcha
+from zsb.auth.v1 import auth_pb2 as auth_pb
 from zsb.common.pii import mask_id_number, mask_phone
 from zsb.common.validators import MAINLAND_PROVINCES
 from zsb.registration.v1 import registration_pb2 as pb
@@ -72,6 +74,10 @@ MAX_VALUE = 1000  # the service checks each field's own limit; this only bounds 
 MAX_RESUME_ROWS = 20
 READ_CHUNK = 2 * 1024 * 1024
 MAX_UPLOAD = 10 * 1024 * 1024
+
+
+def auth_stub():
+    return current_app.extensions["backends"].auth
 
 
 def reg():
@@ -287,7 +293,16 @@ def confirm_page():
     r = mine()
     if redirect_to := guard(r, "confirm"):
         return redirect_to
-    return render_template("registration/confirm.html", r=r, message="", errors={}, current="confirm")
+    return render_template(
+        "registration/confirm.html",
+        r=r,
+        message="",
+        errors={},
+        current="confirm",
+        captcha=new_captcha(),
+        abandon_form=FormState(),
+        code_sent="",
+    )
 
 
 @bp.post("/registration/confirm")
@@ -297,25 +312,74 @@ def confirm():
     return redirect(url_for("registration.index"))
 
 
+def confirm_view(errors: dict[str, str], code_sent: str = "", status: int = 400):
+    """The 信息确认 page with the 放弃报名 panel open: a captcha to get the SMS code, then the code."""
+    return render_template(
+        "registration/confirm.html",
+        r=mine(),
+        message="",
+        errors=errors,
+        current="confirm",
+        abandon_open=True,
+        captcha=new_captcha(),
+        code_sent=code_sent,
+        abandon_form=FormState(errors=errors),
+    ), status
+
+
+@bp.post("/registration/abandon/code")
+@login_required()
+def abandon_code():
+    """放弃报名, step 1: the graphic captcha, then an SMS code to the phone on record."""
+    answer, captcha_id = request.form.get("captcha", "")[:8], request.form.get("captcha_id", "")[:64]
+    if not answer:
+        return confirm_view({"captcha": "请输入验证码"})
+    try:
+        resp = call(
+            auth_stub().SendActionCode,
+            auth_pb.SendActionCodeRequest(
+                session_id=request.cookies.get(CANDIDATE_COOKIE, ""),
+                purpose="abandon",
+                captcha_id=captcha_id,
+                captcha_answer=answer,
+                client=client_info(),
+            ),
+        )
+    except BackendError as err:
+        if err.status not in (400, 429):
+            raise
+        return confirm_view({"captcha": err.message})
+    return confirm_view({}, code_sent=resp.masked_phone, status=200)
+
+
 @bp.post("/registration/abandon")
 @login_required()
 def abandon():
-    typed = request.form.get("id_number", "")[:32]
+    """放弃报名, step 2: the SMS code; auth signs a proof that the registration service checks."""
+    code = request.form.get("code", "").strip()[:12]
+    errors: dict[str, str] = {}
     if request.form.get("agree") != "1":
-        errors = {"agree": "请确认已知晓放弃报名的后果"}
-    else:
-        try:
-            call(reg().AbandonRegistration, pb.AbandonRegistrationRequest(id_number=typed))
-        except BackendError as err:
-            if err.status != 400:
-                raise
-            errors = {err.field or "id_number": err.message}
-        else:
-            return redirect(url_for("registration.index"))
-    r = mine()
-    return render_template(
-        "registration/confirm.html", r=r, message="", errors=errors, current="confirm", abandon_open=True
-    ), 400
+        errors["agree"] = "请确认已知晓放弃报名的后果"
+    if not code:
+        errors["code"] = "请输入短信验证码"
+    if errors:
+        return confirm_view(errors, code_sent=request.form.get("code_sent", "")[:20])
+    try:
+        verified = call(
+            auth_stub().VerifyActionCode,
+            auth_pb.VerifyActionCodeRequest(
+                session_id=request.cookies.get(CANDIDATE_COOKIE, ""),
+                purpose="abandon",
+                code=code,
+                client=client_info(),
+            ),
+        )
+        call(reg().AbandonRegistration, pb.AbandonRegistrationRequest(action_proof=verified.action_proof))
+    except BackendError as err:
+        if err.status not in (400, 403):
+            raise
+        return confirm_view({err.field or "code": err.message}, code_sent=request.form.get("code_sent", "")[:20])
+    return redirect(url_for("registration.index"))
 
 
 # ---- 资料上传 (2.8.6) ----

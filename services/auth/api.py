@@ -32,6 +32,8 @@ PUBLIC_METHODS = frozenset(
         "ChangePassword",
         "RequestPasswordReset",
         "ResetPassword",
+        "SendActionCode",
+        "VerifyActionCode",
     )
 )
 _KINDS = {pb.CANDIDATE: CANDIDATE, pb.STAFF: STAFF}
@@ -144,6 +146,22 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> pb.ResetPasswordResponse:
         self.passwords.reset(request.candidate_no, request.code, request.new_password, _client(request.client))
         return pb.ResetPasswordResponse()
+
+    def SendActionCode(
+        self, request: pb.SendActionCodeRequest, context: grpc.ServicerContext
+    ) -> pb.SendActionCodeResponse:
+        masked, ttl = self.passwords.send_action_code(
+            request.session_id, request.purpose, request.captcha_id, request.captcha_answer, _client(request.client)
+        )
+        return pb.SendActionCodeResponse(masked_phone=masked, expires_in_seconds=ttl)
+
+    def VerifyActionCode(
+        self, request: pb.VerifyActionCodeRequest, context: grpc.ServicerContext
+    ) -> pb.VerifyActionCodeResponse:
+        proof = self.passwords.verify_action_code(
+            request.session_id, request.purpose, request.code, _client(request.client)
+        )
+        return pb.VerifyActionCodeResponse(action_proof=proof)
 
     def CreateCandidateAccounts(
         self, request: pb.CreateCandidateAccountsRequest, context: grpc.ServicerContext

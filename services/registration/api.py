@@ -258,7 +258,7 @@ class RegistrationServicer(registration_pb2_grpc.RegistrationServiceServicer):
     def AbandonRegistration(
         self, request: pb.AbandonRegistrationRequest, context: grpc.ServicerContext
     ) -> pb.Registration:
-        return registration_to_pb(self.wizard.abandon(request.id_number), masked=False)
+        return registration_to_pb(self.wizard.abandon(request.action_proof), masked=False)
 
     def UploadDocument(
         self, request: pb.UploadDocumentRequest, context: grpc.ServicerContext

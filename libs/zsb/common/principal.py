@@ -23,6 +23,9 @@ from zsb.common.errors import PermissionDenied, Unauthenticated
 ISSUER = "zsb-auth"
 AUDIENCE = "zsb"
 ACCESS_TOKEN_TTL_SECONDS = 300
+# Proofs that the candidate confirmed an action by SMS code (e.g. 放弃报名): short-lived, one audience.
+ACTION_AUDIENCE = "zsb-action"
+ACTION_PROOF_TTL_SECONDS = 120
 
 
 class Role(StrEnum):
@@ -99,6 +102,20 @@ class TokenSigner:
         }
         return jwt.encode(claims, self._key, algorithm="EdDSA")
 
+    def sign_action(self, subject: str, action: str, now: float | None = None) -> str:
+        """A proof that `subject` confirmed `action` with an SMS code just now."""
+        issued = int(now if now is not None else time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": ACTION_AUDIENCE,
+            "sub": subject,
+            "act": action,
+            "iat": issued,
+            "exp": issued + ACTION_PROOF_TTL_SECONDS,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA")
+
 
 class TokenVerifier:
     def __init__(self, public_key: str) -> None:
@@ -130,6 +147,23 @@ class TokenVerifier:
             raise Unauthenticated("登录已过期，请重新登录", reason="TOKEN_EXPIRED") from exc
         except (jwt.InvalidTokenError, ValueError, KeyError) as exc:
             raise Unauthenticated("身份凭证无效", reason="TOKEN_INVALID") from exc
+
+    def verify_action(self, proof: str, subject: str, action: str) -> None:
+        """Accept only a current proof that this subject confirmed this action."""
+        refused = PermissionDenied("短信验证已失效，请重新获取验证码", reason="ACTION_NOT_CONFIRMED", field="code")
+        try:
+            claims = jwt.decode(
+                proof,
+                self._key,
+                algorithms=["EdDSA"],
+                audience=ACTION_AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "sub", "act"]},
+            )
+        except (jwt.InvalidTokenError, ValueError) as exc:
+            raise refused from exc
+        if claims["sub"] != subject or claims["act"] != action:
+            raise refused
 
 
 _current: ContextVar[Principal | None] = ContextVar("principal", default=None)

@@ -53,6 +53,10 @@ class ServiceContext:
             raise RuntimeError("PII_ENCRYPTION_KEY and PII_HMAC_KEY must be set")
         return PiiProtector(self.settings.pii_encryption_key, self.settings.pii_hmac_key)
 
+    @cached_property
+    def token_verifier(self) -> TokenVerifier:
+        return TokenVerifier(self.settings.access_token_public_key)
+
     def object_store(self, purpose: str) -> ObjectStore:
         """This service's private bucket for one purpose, e.g. bucket 'zsb-identity-photos'."""
         return open_object_store(self.settings.resolved_object_store_url(), f"zsb-{self.name}-{purpose}")

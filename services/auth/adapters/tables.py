@@ -91,6 +91,7 @@ class SmsCode(Base):
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     candidate_no: Mapped[str] = mapped_column(String(14), index=True)
+    purpose: Mapped[str] = mapped_column(String(20), default="reset")
     code_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -397,3 +397,45 @@ def test_sms_code_guessing_is_limited_to_five_tries(auth: Auth) -> None:
         pb.ResetPasswordRequest(candidate_no="21145101130001", code=code, new_password="Another2026!x"),
     )
     assert "已失效" in err.details()  # the right code no longer works after five wrong ones
+
+
+# ---- action codes (放弃报名) ----
+
+
+def send_action(auth: Auth, sid: str, purpose: str = "abandon") -> pb.SendActionCodeResponse:
+    cid, answer = auth.captcha()
+    return auth.stub.SendActionCode(
+        pb.SendActionCodeRequest(session_id=sid, purpose=purpose, captcha_id=cid, captcha_answer=answer)
+    )
+
+
+def test_action_code_confirms_once_and_only_its_purpose(auth: Auth) -> None:
+    sid = logged_in(auth)
+    resp = send_action(auth, sid)
+    assert resp.masked_phone == "138****5678"
+    (code,) = sms_codes(auth.sms, "13812345678")
+    wrong = rpc_error(
+        auth.stub.VerifyActionCode,
+        pb.VerifyActionCodeRequest(session_id=sid, purpose="abandon", code=f"{(int(code) + 1) % 10**6:06d}"),
+    )
+    assert "验证码错误" in wrong.details()
+    auth.stub.VerifyActionCode(pb.VerifyActionCodeRequest(session_id=sid, purpose="abandon", code=code))
+    again = rpc_error(
+        auth.stub.VerifyActionCode, pb.VerifyActionCodeRequest(session_id=sid, purpose="abandon", code=code)
+    )
+    assert "已失效" in again.details()
+    # A password-reset code cannot stand in for an action code, nor the other way round.
+    bad_purpose = rpc_error(send_action, auth, sid, "reset")
+    assert bad_purpose.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_action_code_needs_a_live_session_and_a_captcha(auth: Auth) -> None:
+    sid = logged_in(auth)
+    cid, _answer = auth.captcha()
+    err = rpc_error(
+        auth.stub.SendActionCode,
+        pb.SendActionCodeRequest(session_id=sid, purpose="abandon", captcha_id=cid, captcha_answer="NOPE"),
+    )
+    assert "验证码" in err.details() and sms_codes(auth.sms, "13812345678") == []
+    auth.stub.Logout(pb.LogoutRequest(session_id=sid))
+    assert rpc_error(send_action, auth, sid).code() == grpc.StatusCode.UNAUTHENTICATED

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -241,24 +240,18 @@ class WizardService:
                 )
             return store.snapshot(row, reg)
 
-    def abandon(self, id_number: str) -> Snapshot:
-        """放弃报名: the candidate types the registered 身份证号 again; the registration ends."""
+    def abandon(self, action_proof: str) -> Snapshot:
+        """放弃报名, confirmed by captcha and SMS code (the proof auth signs); the registration ends."""
         me = require_candidate()
         now = utcnow()
-        typed = (id_number or "").strip().upper()
-        if not typed:
-            raise InvalidArgument("请输入身份证号以确认放弃报名", reason="CONFIRMATION_REQUIRED", field="id_number")
+        self.ctx.token_verifier.verify_action(action_proof or "", me.subject, "abandon")
         with self.ctx.db.unit_of_work() as session:
             store = Store(self.ctx, session)
             row = store.candidate(me.subject, for_update=True)
             reg = store.candidates.load(row)
-            stored = session.get(BasicInfoRow, row.candidate_no)
-            if stored is None:
+            if session.get(BasicInfoRow, row.candidate_no) is None:
                 reg.abandon(now)  # ABANDONED when it already is
                 raise FailedPrecondition("请先完成“填写基本信息”", reason="STEP_NOT_OPEN")
-            expected = stored.id_number_hmac
-            if not secrets.compare_digest(expected, self.ctx.pii.blind_index(typed[:32], "id_number")):
-                raise InvalidArgument("身份证号与报名信息不一致", reason="CONFIRMATION_MISMATCH", field="id_number")
             reg = reg.abandon(now)
             store.candidates.save(row, reg)
             paid = reg.payment.status is FactStatus.SUCCEEDED and row.payment_refunded_at is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from services.registration.main import SPEC
 from services.registration.service.facts import open_registration, record
 from services.registration.tests.helpers import age_notices, form, jpeg_bytes, make_id, pdf_bytes, png_bytes
 from zsb.common.grpc_server import REASON_KEY
+from zsb.common.principal import TokenSigner
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.tables import outbox
 from zsb.events.v1 import registration_events_pb2 as ev
@@ -473,26 +475,30 @@ def test_reference_data_is_served_and_replaced_by_the_province(reg: Reg) -> None
     assert ("reference", "ReferenceDataReplaced") in [(k, n) for k, n, _ in reg.events()]
 
 
-def test_abandoning_ends_the_registration_and_tells_payment(reg: Reg) -> None:
+def test_abandoning_ends_the_registration_and_tells_payment(reg: Reg, token_keys: dict[str, str]) -> None:
     reg.candidate()
     reg.confirmed(form())
     with reg.db.unit_of_work() as session:
         record(session, ME, lambda r: r.record_payment_succeeded(r.confirmed_at))
     me = reg.md()
+    signer = TokenSigner(token_keys["access_token_signing_key"])
+    for proof in ("", "forged", signer.sign_action("21145101130099", "abandon"), signer.sign_action(ME, "other")):
+        refused(
+            lambda p=proof: reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(action_proof=p), metadata=me),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "ACTION_NOT_CONFIRMED",
+        )
+    expired = signer.sign_action(ME, "abandon", now=time.time() - 600)
     refused(
-        lambda: reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(id_number=make_id(133)), metadata=me),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "CONFIRMATION_MISMATCH",
+        lambda: reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(action_proof=expired), metadata=me),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "ACTION_NOT_CONFIRMED",
     )
-    refused(
-        lambda: reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(), metadata=me),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "CONFIRMATION_REQUIRED",
-    )
-    done = reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(id_number=make_id(131).lower()), metadata=me)
+    proof = signer.sign_action(ME, "abandon")
+    done = reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(action_proof=proof), metadata=me)
     assert done.status == "abandoned" and done.abandoned_at > 0
     refused(
-        lambda: reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(id_number=make_id(131)), metadata=me),
+        lambda: reg.stub.AbandonRegistration(pb.AbandonRegistrationRequest(action_proof=proof), metadata=me),
         grpc.StatusCode.FAILED_PRECONDITION,
         "ABANDONED",
     )
