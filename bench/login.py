@@ -60,7 +60,7 @@ created, problems = _accounts().create_candidate_accounts(rows)
 assert not problems, problems
 for n, p in created: print(n, p)
 """
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
     return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
 
 

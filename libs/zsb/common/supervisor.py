@@ -183,12 +183,21 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         platform.start_all()
+        accounts: list[str] = []
         if args.seed:
-            from zsb.common.demo import seed_demo
-
-            accounts = seed_demo(env)
-        else:
-            accounts = []
+            # The auth service's own command: the demo accounts go through its use cases.
+            seeded = subprocess.run(  # noqa: S603 - a fixed command
+                [sys.executable, "-m", "services.auth.cli", "seed-demo"],
+                env={
+                    **platform.procs["auth"].env,
+                    "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "libs"), str(REPO_ROOT)]),
+                },
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            accounts = (seeded.stdout or seeded.stderr).splitlines()
         print(f"\n网关已启动 / gateway ready: http://127.0.0.1:{platform.gateway_ports[0]}/", flush=True)
         print(f"services: {', '.join(SERVICE_NAMES)}; logs in {platform.log_dir}", flush=True)
         for line in accounts:
