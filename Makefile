@@ -65,3 +65,4 @@ bench: $(PROTO_STAMP) infra-up
 
 clean:
 	rm -rf $(VENV) var
+include deploy/k8s/Makefile.inc
