@@ -57,19 +57,19 @@ def captcha_json():
     return jsonify(new_captcha())
 
 
-@bp.post("/login")
-def login():
-    state = read_form(["candidate_no", "password", "captcha", "captcha_id"], secret=("password",))
-    required(state, {"candidate_no": "考生号", "password": "密码", "captcha": "验证码"})
-    if value(state, "candidate_no") and not _CANDIDATE_NO.match(value(state, "candidate_no")):
-        state.error("candidate_no", "考生号应为14位数字")
+def sign_in(kind: int, username_field: str, label: str, side: str, cookie: str, template: str):
+    """The shared body of both sides' login forms (2.3): check the fields, then the auth service."""
+    state = read_form([username_field, "password", "captcha", "captcha_id"], secret=("password",))
+    required(state, {username_field: label, "password": "密码", "captcha": "验证码"})
+    if kind == pb.CANDIDATE and value(state, username_field) and not _CANDIDATE_NO.match(value(state, username_field)):
+        state.error(username_field, "考生号应为14位数字")
     if not state.errors:
         try:
             resp = call(
                 auth().Login,
                 pb.LoginRequest(
-                    kind=pb.CANDIDATE,
-                    username=value(state, "candidate_no"),
+                    kind=kind,
+                    username=value(state, username_field),
                     password=value(state, "password"),
                     captcha_id=value(state, "captcha_id"),
                     captcha_answer=value(state, "captcha"),
@@ -81,17 +81,26 @@ def login():
                 raise
             _field_error(state, err, "password")
         else:
-            target = "account.password_page" if resp.must_change_password else "account.home"
-            return set_session_cookie(redirect(url_for(target)), resp.session_id, CANDIDATE_COOKIE)
-    return render_template("login.html", form=state, captcha=new_captcha()), 400
+            target = f"{side}.password_page" if resp.must_change_password else f"{side}.home"
+            return set_session_cookie(redirect(url_for(target)), resp.session_id, cookie)
+    return render_template(template, form=state, captcha=new_captcha()), 400
+
+
+def sign_out(cookie: str, login_endpoint: str):
+    session_id = request.cookies.get(cookie, "")
+    if session_id:
+        call(auth().Logout, pb.LogoutRequest(session_id=session_id))
+    return clear_session_cookie(redirect(url_for(login_endpoint, notice="logout")), cookie)
+
+
+@bp.post("/login")
+def login():
+    return sign_in(pb.CANDIDATE, "candidate_no", "考生号", "account", CANDIDATE_COOKIE, "login.html")
 
 
 @bp.post("/logout")
 def logout():
-    session_id = request.cookies.get(CANDIDATE_COOKIE, "")
-    if session_id:
-        call(auth().Logout, pb.LogoutRequest(session_id=session_id))
-    return clear_session_cookie(redirect(url_for("account.login_page", notice="logout")), CANDIDATE_COOKIE)
+    return sign_out(CANDIDATE_COOKIE, "account.login_page")
 
 
 @bp.get("/home")

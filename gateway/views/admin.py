@@ -15,12 +15,10 @@ from gateway.imports import ImportFileError, read_table
 from gateway.security import (
     LOGIN_NOTICES,
     STAFF_COOKIE,
-    clear_session_cookie,
-    client_info,
     login_required,
     set_session_cookie,
 )
-from gateway.views.account import PASSWORD_RULE, change_password
+from gateway.views.account import PASSWORD_RULE, change_password, sign_in, sign_out
 from gateway.views.forms import FormState, new_captcha, read_form, required, value
 from zsb.auth.v1 import auth_pb2 as pb
 from zsb.common.clock import BEIJING
@@ -95,37 +93,12 @@ def login_page():
 
 @bp.post("/login")
 def login():
-    state = read_form(["username", "password", "captcha", "captcha_id"], secret=("password",))
-    required(state, {"username": "用户名", "password": "密码", "captcha": "验证码"})
-    if not state.errors:
-        try:
-            resp = call(
-                auth().Login,
-                pb.LoginRequest(
-                    kind=pb.STAFF,
-                    username=value(state, "username"),
-                    password=value(state, "password"),
-                    captcha_id=value(state, "captcha_id"),
-                    captcha_answer=value(state, "captcha"),
-                    client=client_info(),
-                ),
-            )
-        except BackendError as err:
-            if err.status >= 500:
-                raise
-            state.error(err.field if err.field in ("captcha", "username") else "password", err.message)
-        else:
-            target = "admin.password_page" if resp.must_change_password else "admin.home"
-            return set_session_cookie(redirect(url_for(target)), resp.session_id, STAFF_COOKIE)
-    return render_template("admin/login.html", form=state, captcha=new_captcha()), 400
+    return sign_in(pb.STAFF, "username", "用户名", "admin", STAFF_COOKIE, "admin/login.html")
 
 
 @bp.post("/logout")
 def logout():
-    session_id = request.cookies.get(STAFF_COOKIE, "")
-    if session_id:
-        call(auth().Logout, pb.LogoutRequest(session_id=session_id))
-    return clear_session_cookie(redirect(url_for("admin.login_page", notice="logout")), STAFF_COOKIE)
+    return sign_out(STAFF_COOKIE, "admin.login_page")
 
 
 @bp.get("")
