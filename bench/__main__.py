@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission"]
+BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission", "preferences"]
 
 
 def main(names: list[str]) -> None:

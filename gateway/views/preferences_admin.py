@@ -1,0 +1,153 @@
+"""Admin side of plans and preferences (province): importing the enrollment plan, the batches'
+order and filling windows, and the audit of those actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from gateway.errors import BackendError, call
+from gateway.imports import ImportFileError, read_table
+from gateway.security import login_required
+from zsb.common.clock import BEIJING
+from zsb.preferences.v1 import preferences_pb2 as pb
+
+bp = Blueprint("preferences_admin", __name__, url_prefix="/admin/preferences")
+ADMIN_MENU = [
+    (40, "招生计划导入", "preferences_admin.plan_page", ("province",)),
+    (41, "志愿填报时间", "preferences_admin.batches_page", ("province",)),
+]
+# The import file's columns (its first line), as the province's template names them.
+PLAN_COLUMNS = {
+    "批次": "batch",
+    "院校代号": "institution_code",
+    "院校名称": "institution_name",
+    "专业代号": "major_code",
+    "专业名称": "major_name",
+    "报考专业类别": "major_category",
+    "计划数": "places",
+}
+FIELD_NAMES = {v: k for k, v in PLAN_COLUMNS.items()}
+SHOWN_LINES = 500
+_LOCAL_TIME = "%Y-%m-%dT%H:%M"
+
+
+def prefs():
+    return current_app.extensions["backends"].preferences
+
+
+def _plan_page(message: str = "", problems=(), imported: pb.ImportPlanResponse | None = None, status: int = 200):
+    category = request.args.get("category", "").strip()[:4]
+    query = request.args.get("q", "").strip()[:30]
+    plan = call(prefs().GetPlan, pb.GetPlanRequest(query=query, major_category=category))
+    names = {b.code: b.name for b in plan.batches}
+    return (
+        render_template(
+            "preferences/admin_plan.html",
+            columns=list(PLAN_COLUMNS),
+            message=message,
+            problems=list(problems),
+            imported=imported,
+            plan=plan,
+            lines=plan.lines[:SHOWN_LINES],
+            shown=SHOWN_LINES,
+            batch_names=names,
+            category=category,
+            query=query,
+        ),
+        status,
+    )
+
+
+@bp.get("/plan")
+@login_required(staff=True)
+def plan_page():
+    return _plan_page()
+
+
+@bp.post("/plan")
+@login_required(staff=True)
+def plan_import():
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ImportFileError("请选择要导入的文件")
+        rows = read_table(upload.read(), PLAN_COLUMNS)
+    except ImportFileError as err:
+        return _plan_page(message=str(err), status=400)
+    resp = call(prefs().ImportPlan, pb.ImportPlanRequest(rows=[pb.PlanRow(**r) for r in rows]))
+    if resp.errors:
+        # +1: the file's first line is the header, so data row 1 is line 2 of the file.
+        problems = [(e.row + 1 if e.row else "", FIELD_NAMES.get(e.field, e.field), e.message) for e in resp.errors]
+        message = f"导入未完成：共{len(resp.errors)}处错误，请修改后重新导入（本次未导入任何数据）"
+        return _plan_page(message=message, problems=problems, status=400)
+    return _plan_page(imported=resp)
+
+
+# ---- batches: order and windows ----
+
+
+def _local(ts: int) -> str:
+    """A unix time as the value of a datetime-local input, in Beijing time."""
+    return datetime.fromtimestamp(ts, BEIJING).strftime(_LOCAL_TIME) if ts else ""
+
+
+def _parse_local(raw: str, label: str) -> int:
+    value = (raw or "").strip()
+    if not value:
+        return 0
+    try:
+        return int(datetime.strptime(value[:16], _LOCAL_TIME).replace(tzinfo=BEIJING).timestamp())
+    except ValueError as exc:
+        raise BackendError(400, f"{label}格式不正确，应为“年-月-日 时:分”", "BAD_TIME") from exc
+
+
+def _batches_page(message: str = "", error: str = "", status: int = 200):
+    batches = call(prefs().ListBatches, pb.ListBatchesRequest()).batches
+    actions = call(prefs().ListStaffActions, pb.ListStaffActionsRequest(limit=50)).actions
+    return (
+        render_template(
+            "preferences/admin_batches.html",
+            batches=batches,
+            actions=actions,
+            local=_local,
+            message=message,
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.get("/batches")
+@login_required(staff=True)
+def batches_page():
+    saved = request.args.get("saved", "")
+    return _batches_page(message="已保存" if saved == "1" else "")
+
+
+@bp.post("/batches/<code>")
+@login_required(staff=True)
+def batch_schedule(code: str):
+    try:
+        opens = _parse_local(request.form.get("opens_at", ""), "开始时间")
+        closes = _parse_local(request.form.get("closes_at", ""), "结束时间")
+        call(prefs().ScheduleBatch, pb.ScheduleBatchRequest(code=code[:16], opens_at=opens, closes_at=closes))
+    except BackendError as err:
+        if err.status >= 500 or err.status in (401, 403):
+            raise
+        return _batches_page(error=err.message, status=err.status)
+    return redirect(url_for("preferences_admin.batches_page", saved=1))
+
+
+@bp.post("/batches/order")
+@login_required(staff=True)
+def batch_order():
+    codes = [request.form[f"position_{i}"][:16] for i in range(1, 11) if f"position_{i}" in request.form]
+    try:
+        call(prefs().OrderBatches, pb.OrderBatchesRequest(codes=codes))
+    except BackendError as err:
+        if err.status >= 500 or err.status in (401, 403):
+            raise
+        return _batches_page(error=err.message, status=err.status)
+    return redirect(url_for("preferences_admin.batches_page", saved=1))
