@@ -13,6 +13,7 @@ from sqlalchemy import update
 from services.registration.adapters import NoticeReadingRow
 from zsb.common.db import Database
 from zsb.common.validators import id_check_char
+from zsb.registration.v1 import registration_pb2
 
 
 def make_id(seq: int, birth: str = "20030915", region: str = "140105") -> str:
@@ -54,6 +55,14 @@ def form(seq: int = 131, phone: str = "13812345678", **overrides: Any) -> dict[s
     }
     raw.update(overrides)
     return raw
+
+
+def basic_info(raw: dict[str, Any]) -> registration_pb2.BasicInfo:
+    """The form as the gRPC message SaveBasicInfo takes."""
+    msg = registration_pb2.BasicInfo(**{k: v for k, v in raw.items() if k != "resume"})
+    for row in raw["resume"]:
+        msg.resume.add(**row)
+    return msg
 
 
 def age_notices(db: Database, candidate_no: str, seconds: int = 11) -> None:

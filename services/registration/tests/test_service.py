@@ -19,7 +19,7 @@ from services.registration.api import form_from_pb
 from services.registration.domain.reference import SEED_DICT
 from services.registration.main import SPEC
 from services.registration.service.facts import open_registration, record
-from services.registration.tests.helpers import age_notices, form, jpeg_bytes, make_id, pdf_bytes, png_bytes
+from services.registration.tests.helpers import age_notices, basic_info, form, jpeg_bytes, make_id, pdf_bytes, png_bytes
 from zsb.common.grpc_server import REASON_KEY
 from zsb.common.principal import TokenSigner
 from zsb.common.runtime import ServiceRuntime
@@ -31,13 +31,6 @@ from zsb.registration.v1 import registration_pb2_grpc
 ME = "21145101130001"
 OTHER = "21145101130002"
 NOTICES = ("instructions", "discipline", "pledge")
-
-
-def basic_info(raw: dict[str, Any]) -> pb.BasicInfo:
-    msg = pb.BasicInfo(**{k: v for k, v in raw.items() if k != "resume"})
-    for row in raw["resume"]:
-        msg.resume.add(**row)
-    return msg
 
 
 @dataclass
