@@ -86,9 +86,12 @@ def register_error_handlers(app: Flask) -> None:
     def _http(err: HTTPException):
         status = err.code or 500
         message = _PAGE_MESSAGES.get(status, err.description or "请求有误")
+        # Keep the protocol headers the exception carries (Allow on 405, Retry-After...).
+        headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
         if wants_json():
-            return json_error(status, message, err.name.upper().replace(" ", "_"))
-        return render_template("error.html", status=status, message=message), status
+            body, _ = json_error(status, message, err.name.upper().replace(" ", "_"))
+            return body, status, headers
+        return render_template("error.html", status=status, message=message), status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -143,16 +143,39 @@ def check_csrf() -> None:
         abort(403)
 
 
+def is_public_endpoint(app: Flask) -> bool:
+    """Endpoints of a blueprint marked `public = True` (the payment providers' signed callbacks)
+    take neither a session nor a CSRF token: the service verifies their signature instead."""
+    blueprint = app.blueprints.get(request.blueprint or "")
+    return getattr(blueprint, "public", False) is True
+
+
+def allow_form_action(url: str) -> None:
+    """Let this one page post a form to another origin (a payment provider's gateway, whose
+    protocol is a browser form POST); every other page keeps form-action 'self'."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not a web origin: {url!r}")
+    g.form_action_origins = [*g.get("form_action_origins", []), f"{parts.scheme}://{parts.netloc}"]
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def _session_and_csrf() -> None:
-        if request.endpoint in ("static", "health.healthz", "health.readyz"):
+        if request.routing_exception is not None:
+            return  # no such page or method: Flask answers 404/405, not a CSRF refusal
+        if request.endpoint in ("static", "health.healthz", "health.readyz") or is_public_endpoint(app):
             return
         load_user()
         check_csrf()
 
     @app.after_request
     def _cookies(resp: Response) -> Response:
+        # Runs after the app's security headers: widens form-action only where allow_form_action asked.
+        if g.get("form_action_origins") and "Content-Security-Policy" in resp.headers:
+            widened = "form-action 'self' " + " ".join(g.form_action_origins)
+            policy = resp.headers["Content-Security-Policy"]
+            resp.headers["Content-Security-Policy"] = policy.replace("form-action 'self'", widened)
         if g.get("clear_cookie"):
             clear_session_cookie(resp, cookie_name())
         if g.get("anon_id") and request.cookies.get(ANON_COOKIE) != g.anon_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gateway.errors import BackendError, call
+from gateway.openapi import SPEC
 from gateway.security import (
     CANDIDATE_COOKIE,
     clear_session_cookie,
@@ -37,6 +38,12 @@ def body(*names: str) -> dict[str, str]:
             raise BackendError(400, "输入过长", "TOO_LONG", name)
         out[name] = v
     return out
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """This API's OpenAPI description."""
+    return jsonify(SPEC)
 
 
 @bp.get("/csrf")
