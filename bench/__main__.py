@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission", "preferences"]
+BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission", "preferences", "documents"]
 
 
 def main(names: list[str]) -> None:

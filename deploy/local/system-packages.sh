@@ -7,7 +7,7 @@ VAR="$ROOT/var"
 NAME=system
 source "$ROOT/deploy/local/_lib.sh"
 
-PACKAGES=(chromium fonts-noto-cjk fonts-wqy-microhei)
+PACKAGES=(chromium fonts-noto-cjk fonts-wqy-microhei poppler-utils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

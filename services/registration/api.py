@@ -8,6 +8,8 @@ from datetime import datetime
 import grpc
 
 from services.registration.adapters import Candidate, DocumentRow, ReportRow
+from services.registration.documents.api import PUBLIC_METHODS as DOCUMENTS_PUBLIC_METHODS
+from services.registration.documents.api import DocumentsApi
 from services.registration.domain import (
     FIELD_LABELS,
     REPORT_LOCK_MESSAGE,
@@ -29,6 +31,8 @@ from zsb.registration.v1 import registration_pb2 as pb
 from zsb.registration.v1 import registration_pb2_grpc
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["RegistrationService"]
+# Methods callable without an access token (`ServiceSpec.public_methods` in main.py).
+PUBLIC_METHODS = DOCUMENTS_PUBLIC_METHODS
 _BOOLS = ("poverty_registered", "claims_bonus_points")
 _MASKED = {"id_number": mask_id_number, "phone": mask_phone, "recipient_phone": mask_phone}
 
@@ -208,7 +212,9 @@ def reference_to_pb(r: StoredReference) -> pb.ReferenceData:
     )
 
 
-class RegistrationServicer(registration_pb2_grpc.RegistrationServiceServicer):
+class RegistrationServicer(DocumentsApi, registration_pb2_grpc.RegistrationServiceServicer):
+    """The wizard, review and reports here; 表格下载 and the arrangement from `DocumentsApi`."""
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.wizard = WizardService(ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.orm import Session
 
+from services.registration.documents.consumers import subscriptions as documents_subscriptions
 from services.registration.service.facts import open_registration, record, record_refund
 from zsb.common.clock import utcnow
 from zsb.common.consumer import Subscription
@@ -69,6 +70,8 @@ def subscriptions(_ctx: ServiceContext) -> list[Subscription]:
 
     @sub.on(payment_events_pb2.PaymentRefunded)
     def on_payment_refunded(session: Session, event: payment_events_pb2.PaymentRefunded, _env: Envelope) -> None:
-        record_refund(session, event.candidate_no, _at(event.at))
+        # A duplicate payment's refund leaves the registration's own payment standing.
+        if not event.duplicate:
+            record_refund(session, event.candidate_no, _at(event.at))
 
-    return [sub]
+    return [sub, *documents_subscriptions(_ctx)]

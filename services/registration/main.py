@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.registration.api import registrars
+from services.registration.api import PUBLIC_METHODS, registrars
 from services.registration.consumers import subscriptions
 from zsb.common.runtime import ServiceSpec, run_service
 
@@ -13,6 +13,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     registrars=registrars,
     subscriptions=subscriptions,
+    public_methods=PUBLIC_METHODS,
 )
 
 if __name__ == "__main__":
