@@ -124,6 +124,14 @@ def system(
             conn.execute(text(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4"))
         databases.append(db)
         service_env[name] = {"DATABASE_URL": f"{admin_url.rstrip('/')}/{db}?charset=utf8mb4"}
+    # Payment's jobs (queries when no notification comes) on a short clock.
+    service_env["payment"].update(
+        {
+            "PAYMENT_JOBS_INTERVAL_SECONDS": "0.5",
+            "PAYMENT_QUERY_BACKOFF_SECONDS": "1",
+            "PAYMENT_CLOSE_GRACE_SECONDS": "0",
+        }
+    )
     platform = Platform(
         base_env=base_env,
         log_dir=tmp / "log",
@@ -131,6 +139,7 @@ def system(
         gateway_ports=[free_port(), free_port()],
         service_env=service_env,
     )
+    platform.add_payment_sandbox(port=free_port(), state_dir=tmp / "sandbox", retry_scale=0.01)
     try:
         platform.start_all(timeout=180)
         yield System(platform, tmp, bearer)

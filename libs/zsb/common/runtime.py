@@ -134,13 +134,17 @@ class ServiceRuntime:
         return self.server is not None and self._health is not None and not self.stop_event.is_set()
 
 
-def run_service(spec: ServiceSpec) -> None:
-    """Entry point of a service process: runs until SIGTERM or SIGINT."""
+def run_service(spec: ServiceSpec, make_runtime: Callable[[Settings], ServiceRuntime] | None = None) -> None:
+    """Entry point of a service process: runs until SIGTERM or SIGINT.
+
+    `make_runtime` builds a ServiceRuntime subclass for services with threads of their own
+    (identity's verification worker, payment's jobs); by default the plain runtime.
+    """
     settings = Settings(service_name=spec.name)
     configure_logging(spec.name, settings.log_level)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.grpc_bind)
-    runtime = ServiceRuntime(spec, settings)
+    runtime = make_runtime(settings) if make_runtime else ServiceRuntime(spec, settings)
     runtime.start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -107,6 +107,24 @@ class Platform:
             ]
             self.procs[name] = Proc(name, argv, env, f"http://127.0.0.1:{port}/healthz", self.log_dir / f"{name}.log")
 
+    def add_process(self, name: str, argv: list[str], ready_check: str, env: dict[str, str] | None = None) -> None:
+        """One more process of the platform (e.g. the payment provider sandbox)."""
+        self.procs[name] = Proc(name, argv, {**self.base_env, **(env or {})}, ready_check, self.log_dir / f"{name}.log")
+
+    def add_payment_sandbox(self, port: int, state_dir: Path, retry_scale: float = 1.0) -> None:
+        """The local stand-in for WeChat Pay, Alipay and UnionPay, and the payment service pointed at it."""
+        from services.payment.sandbox.local import local_sandbox
+
+        sandbox = local_sandbox(
+            sys.executable,
+            f"http://127.0.0.1:{self.gateway_ports[0]}",
+            port=port,
+            state_dir=state_dir,
+            retry_scale=retry_scale,
+        )
+        self.procs["payment"].env.update(sandbox.payment_env)
+        self.add_process("payment-sandbox", sandbox.argv, sandbox.ready_url)
+
     def start(self, name: str) -> None:
         proc = self.procs[name]
         log = open(proc.log_path, "ab")  # noqa: SIM115 - handed to the child, closed by the OS at exit
@@ -173,6 +191,7 @@ def main() -> None:
     for path in args.env_file:
         env.update(load_env_file(path))
     platform = Platform(base_env=env, log_dir=VAR_DIR / "log")
+    platform.add_payment_sandbox(port=18080, state_dir=VAR_DIR / "sandbox")
     stopping = False
 
     def _stop(*_: object) -> None:

@@ -1,4 +1,4 @@
-from services.payment.adapters import Base
+from services.payment.adapters.tables import Base
 from zsb.common.migrations import run_env
 
 run_env(Base.metadata)

@@ -1,0 +1,1 @@
+"""The payment service's rules, pure Python: orders, refunds, fees, reconciliation."""

@@ -1,0 +1,1 @@
+"""Use cases of the payment service; `app.PaymentApp` assembles them."""
