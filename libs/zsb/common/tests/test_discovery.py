@@ -34,7 +34,7 @@ def consul(infra_env: dict[str, str]) -> ConsulDiscovery:
     return ConsulDiscovery(addr)
 
 
-def wait_until(predicate, timeout: float = 30.0):  # noqa: ANN001, ANN201
+def wait_until(predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
