@@ -1,11 +1,13 @@
-"""Face verification with the real models (MTCNN + Dlib through deepface) on the shared labelled photos."""
+"""Face verification with the real models (MTCNN + Dlib through deepface) on the shared labelled photos.
+
+`engine` is the session's one real engine (conftest.py): TensorFlow loads once for all identity tests.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,18 +17,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from services.identity.domain.face import FaceProblem, ImageRole, Outcome
-from services.identity.face import FaceEngine, FaceSettings
+from services.identity.face import FaceEngine
 from services.identity.face.weights import RECOGNITION_WEIGHTS, install_weights
 from zsb.common.errors import InvalidArgument
 
 FACES = Path(__file__).resolve().parents[4] / "shared" / "faces"
 PAIRS = list(csv.DictReader((FACES / "pairs.csv").open()))
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaceEngine]:
-    home = tmp_path_factory.mktemp("deepface")
-    yield FaceEngine(FaceSettings(deepface_home=home))
 
 
 def photo(name: str) -> bytes:
