@@ -42,6 +42,7 @@ def dev_secrets() -> list[dict[str, Any]]:
         secret("zsb-pii-keys", NS, {"encryption-key": generate_key(), "hmac-key": generate_key()}),
         secret("zsb-access-token", NS, {"public-key": public}),
         secret("zsb-access-token-signing", NS, {"signing-key": private}),
+        secret("zsb-documents", NS, {"ticket-key": secrets.token_hex(32)}),
         # SMS_PROVIDER=sink in dev: the Alibaba Cloud credentials stay empty.
         secret("zsb-auth-sms", NS, {"access-key-id": "", "access-key-secret": ""}),
     ]

@@ -96,6 +96,7 @@ SECRET_ENV: dict[str, tuple[str, str]] = {
     "SMS_ALIYUN_ACCESS_KEY_SECRET": ("zsb-auth-sms", "access-key-secret"),
     "PAYMENT_WECHAT_APIV3_KEY": ("zsb-payment-providers", "wechat-apiv3-key"),
     "PAYMENT_UNIONPAY_SIGN_CERT_PASSWORD": ("zsb-payment-providers", "unionpay-sign-cert-password"),
+    "DOCUMENTS_TICKET_KEY": ("zsb-documents", "ticket-key"),
 }
 # Built from a Secret and an endpoint with Kubernetes' $(VAR) expansion (see _composite_env).
 COMPOSITE_ENV = ("DATABASE_URL", "OBJECT_STORE_URL")
