@@ -78,17 +78,22 @@ def test_facts_advance_identity_and_payment_once_whatever_their_order(runtime, p
     )
     assert (row.point_code, row.city_code) == ("0201", "02")
     assert row.payment_at.isoformat() == "2026-03-02T09:30:00"
+
     # Success is final: the late failures were handled (recorded as processed) and changed nothing.
-    with runtime.ctx.db.unit_of_work() as session:
-        handled = set(
-            session.scalars(
-                select(processed_events.c.ce_id).where(
-                    processed_events.c.consumer.like(f"%{GROUP}"),
-                    processed_events.c.ce_id.in_([approved, first, late_failure]),
-                )
+    def handled() -> set[str]:
+        with runtime.ctx.db.unit_of_work() as session:
+            query = select(processed_events.c.ce_id).where(
+                processed_events.c.consumer.like(f"%{GROUP}"),
+                processed_events.c.ce_id.in_([approved, first, late_failure]),
             )
-        )
-        assert handled == {approved, first, late_failure}
+            return set(session.scalars(query))
+
+    # The late failure may still be on its way when the success shows: wait for it to be handled.
+    deadline = time.monotonic() + 60
+    while handled() != {approved, first, late_failure} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert handled() == {approved, first, late_failure}
+    with runtime.ctx.db.unit_of_work() as session:
         # Handled once by this consumer group (the documents group records the payment on its own).
         once = select(func.count()).where(
             processed_events.c.ce_id == first, processed_events.c.consumer.like(f"%{GROUP}")
