@@ -148,7 +148,8 @@ def index():
     r = mine()
     blocked = request.args.get("blocked", "")
     message = blocked_message(r, blocked) if blocked in STEP_ENDPOINTS else ""
-    return render_template("registration/index.html", r=r, message=message, current=r.current_step)
+    calendar = call(reg().GetCalendar, pb.GetCalendarRequest())  # what is open, when the next step opens
+    return render_template("registration/index.html", r=r, message=message, current=r.current_step, calendar=calendar)
 
 
 # ---- 报考须知 (2.8.1) ----

@@ -11,6 +11,7 @@ from services.payment.adapters.tables import DifferenceRow, FeeRow, OrderRow, Re
 from services.payment.domain.orders import OPEN_STATES, OrderState
 from services.payment.domain.reconciliation import DifferenceKind
 from services.payment.domain.refunds import RefundState
+from services.payment.service import statistics
 from services.payment.service.app import PaymentApp, app_for
 from services.payment.service.orders import STATUS_LABELS, payment_status
 from zsb.common.clock import unix
@@ -224,6 +225,10 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
                 for r in rows
             ]
         )
+
+    def GetPaymentStats(self, request: pb.GetPaymentStatsRequest, context: grpc.ServicerContext) -> pb.PaymentStats:
+        rows = statistics.paid_by_city(self.app.deps.db, require_staff())
+        return pb.PaymentStats(by_city=[pb.PaidByCity(city_code=c, paid=n, amount_fen=a) for c, n, a in rows])
 
 
 def registrars(ctx: ServiceContext) -> list[Registrar]:

@@ -1,11 +1,13 @@
-"""Kafka handlers of the payment service: who may pay (identity, registration) and 放弃报名."""
+"""Kafka handlers of the payment service: who may pay (identity, registration), 放弃报名, the calendar."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from services.payment.adapters.tables import calendar_phases
 from services.payment.service import projection
 from services.payment.service.app import app_for
+from zsb.common.calendar import apply_phase_changed
 from zsb.common.clock import utcnow
 from zsb.common.consumer import Subscription
 from zsb.common.events import Envelope, topic_for
@@ -50,5 +52,9 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
             close_grace_seconds=config.close_grace_seconds,
             now=utcnow().replace(microsecond=0),
         )
+
+    @sub.on(registration.CalendarPhaseChanged)
+    def on_calendar(session: Session, event: registration.CalendarPhaseChanged, _env: Envelope) -> None:
+        apply_phase_changed(session, calendar_phases, event)
 
     return [sub]

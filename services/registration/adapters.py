@@ -25,6 +25,7 @@ from services.registration.domain import (
     QualificationStatus,
     Registration,
 )
+from zsb.common.calendar import calendar_table
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 # Reference data with every point of the province outgrows TEXT's 64 KB on MySQL.
@@ -245,3 +246,49 @@ class CandidateRepository:
                 )
             else:
                 existing.shown_at, existing.acknowledged_at = reading.shown_at, reading.acknowledged_at
+
+
+# The calendar of the year, owned here (the province sets it); other services keep the same table
+# as a projection of CalendarPhaseChanged.
+calendar_phases = calendar_table(Base.metadata)
+
+
+# --- content of the home and guide pages (2.6), edited by the province ---------------------------
+
+
+class SiteNoticeRow(Base):
+    """A notice on the candidate home and login pages, shown from `published_at` on."""
+
+    __tablename__ = "site_notices"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(40))
+
+
+class SitePageRow(Base):
+    """报名操作流程 (process) and 考生使用说明 (manual) as plain text."""
+
+    __tablename__ = "site_pages"
+
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    title: Mapped[str] = mapped_column(String(60))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(40))
+
+
+class HotlineRow(Base):
+    """A line of 网上报名咨询电话: a city's own (no point) or a registration point's."""
+
+    __tablename__ = "hotlines"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    city_code: Mapped[str] = mapped_column(String(2))
+    point_code: Mapped[str] = mapped_column(String(10), default="")
+    phone: Mapped[str] = mapped_column(String(40))
+    hours: Mapped[str] = mapped_column(String(60), default="")

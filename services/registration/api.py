@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
-from services.registration.adapters import Candidate, DocumentRow, ReportRow
+from services.registration.adapters import Candidate, DocumentRow, ReportRow, SiteNoticeRow, SitePageRow
 from services.registration.documents.api import PUBLIC_METHODS as DOCUMENTS_PUBLIC_METHODS
 from services.registration.documents.api import DocumentsApi
 from services.registration.domain import (
@@ -18,11 +18,15 @@ from services.registration.domain import (
     ReferenceData,
 )
 from services.registration.service import DocumentsService, StaffService, WizardService
-from services.registration.service.common import Snapshot, StoredReference, check_candidate_no
+from services.registration.service.calendar import CalendarService, CalendarSnapshot
+from services.registration.service.candidates import CandidateLine, CandidatesService, Counts
+from services.registration.service.common import Snapshot, StoredReference, check_candidate_no, load_reference
+from services.registration.service.content import ContentService, HotlineInput, HotlineView, NoticeInput
 from services.registration.service.staff import ReportView
 from services.registration.service.wizard import NoticeState, notice_states
+from zsb.common.calendar import PHASE_LABELS, Phase
 from zsb.common.clock import unix
-from zsb.common.errors import NotFound
+from zsb.common.errors import InvalidArgument, NotFound
 from zsb.common.grpc_server import Registrar, registrar
 from zsb.common.pii import mask_id_number, mask_phone
 from zsb.common.principal import current_principal, require_candidate, require_scope
@@ -32,7 +36,10 @@ from zsb.registration.v1 import registration_pb2_grpc
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["RegistrationService"]
 # Methods callable without an access token (`ServiceSpec.public_methods` in main.py).
-PUBLIC_METHODS = DOCUMENTS_PUBLIC_METHODS
+PUBLIC_METHODS = DOCUMENTS_PUBLIC_METHODS | {
+    f"/zsb.registration.v1.RegistrationService/{name}"
+    for name in ("GetCalendar", "ListNotices", "GetSitePage", "ListHotlines")
+}
 _BOOLS = ("poverty_registered", "claims_bonus_points")
 _MASKED = {"id_number": mask_id_number, "phone": mask_phone, "recipient_phone": mask_phone}
 
@@ -212,6 +219,107 @@ def reference_to_pb(r: StoredReference) -> pb.ReferenceData:
     )
 
 
+def _moment(seconds: int) -> datetime | None:
+    """A request's unix seconds as naive UTC; 0 means unset."""
+    if not seconds:
+        return None
+    if seconds < 0 or seconds > 4_102_444_800:  # before 1970 or after 2100: not a phase of this exam
+        raise InvalidArgument("时间不正确", reason="BAD_TIME", field="opens_at")
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+def calendar_to_pb(s: CalendarSnapshot) -> pb.CalendarView:
+    view = pb.CalendarView()
+    for phase in Phase:
+        window, record = s.calendar.window(phase), s.records.get(phase)
+        view.phases.add(
+            phase=phase.value,
+            label=PHASE_LABELS[phase],
+            opens_at=_ts(window.opens_at),
+            closes_at=_ts(window.closes_at),
+            state=s.calendar.state(phase, s.now).value,
+            text=s.calendar.describe(phase, s.now),
+            updated_at=_ts(record.updated_at) if record else 0,
+            updated_by=record.updated_by if record else "",
+        )
+    upcoming = s.calendar.next_opening(s.now)
+    if upcoming is not None:
+        view.next_text = s.calendar.describe(upcoming[0], s.now)
+    return view
+
+
+def site_notice_to_pb(r: SiteNoticeRow) -> pb.SiteNotice:
+    return pb.SiteNotice(
+        id=r.id,
+        title=r.title,
+        body=r.body,
+        published_at=_ts(r.published_at),
+        pinned=r.pinned,
+        updated_at=_ts(r.updated_at),
+        updated_by=r.updated_by,
+    )
+
+
+def page_to_pb(r: SitePageRow) -> pb.SitePage:
+    return pb.SitePage(key=r.key, title=r.title, body=r.body, updated_at=_ts(r.updated_at), updated_by=r.updated_by)
+
+
+def hotlines_to_pb(views: list[HotlineView]) -> pb.HotlineList:
+    out = pb.HotlineList()
+    for v in views:
+        out.hotlines.add(
+            city_code=v.row.city_code,
+            city_name=v.city_name,
+            point_code=v.row.point_code,
+            point_name=v.point_name if v.row.point_code else "",
+            phone=v.row.phone,
+            hours=v.row.hours,
+        )
+    return out
+
+
+STATUS_LABELS = {
+    "not_started": "未开始",
+    "in_progress": "填报中",
+    "confirmed": "已确认",
+    "completed": "资格审核通过",
+    "abandoned": "已放弃报名",
+}
+REVIEW_LABELS = {"pending_upload": "待上传", "under_review": "审核中", "approved": "审核通过", "rejected": "审核不通过"}
+
+
+def candidate_line_to_pb(line: CandidateLine, reference: ReferenceData) -> pb.CandidateLine:
+    r = line.row
+    return pb.CandidateLine(
+        candidate_no=r.candidate_no,
+        name=r.name,
+        city_code=r.city_code,
+        city_name=_name(reference.cities, r.city_code),
+        point_code=r.point_code,
+        point_name=_name(reference.points, r.point_code),
+        status=r.status,
+        candidate_type=r.candidate_type,
+        review_status=r.review_status or "",
+        payment_status=r.payment_status,
+        id_number=line.id_number,
+        phone=line.phone,
+    )
+
+
+def stats_to_pb(c: Counts, reference: ReferenceData) -> pb.RegistrationStats:
+    def rows(pairs: list[tuple[str, int]], label) -> list[pb.CountRow]:
+        return [pb.CountRow(key=k, label=label(k) or "（未填写）", count=n) for k, n in pairs]
+
+    return pb.RegistrationStats(
+        total=c.total,
+        by_city=rows(c.by_city, lambda k: _name(reference.cities, k)),
+        by_point=rows(c.by_point, lambda k: _name(reference.points, k)),
+        by_type=rows(c.by_type, lambda k: _name(reference.candidate_types, k)),
+        by_status=rows(c.by_status, lambda k: STATUS_LABELS.get(k, k)),
+        by_review=rows(c.by_review, lambda k: REVIEW_LABELS.get(k, k)),
+    )
+
+
 class RegistrationServicer(DocumentsApi, registration_pb2_grpc.RegistrationServiceServicer):
     """The wizard, review and reports here; 表格下载 and the arrangement from `DocumentsApi`."""
 
@@ -220,6 +328,9 @@ class RegistrationServicer(DocumentsApi, registration_pb2_grpc.RegistrationServi
         self.wizard = WizardService(ctx)
         self.documents = DocumentsService(ctx)
         self.staff = StaffService(ctx)
+        self.calendar = CalendarService(ctx)
+        self.content = ContentService(ctx)
+        self.candidates = CandidatesService(ctx)
 
     def GetCandidate(self, request: pb.GetCandidateRequest, context: grpc.ServicerContext) -> pb.Candidate:
         number = check_candidate_no(request.candidate_no)
@@ -359,6 +470,69 @@ class RegistrationServicer(DocumentsApi, registration_pb2_grpc.RegistrationServi
                 for r in rows
             ]
         )
+
+    # --- calendar ------------------------------------------------------------------------------
+
+    def GetCalendar(self, request: pb.GetCalendarRequest, context: grpc.ServicerContext) -> pb.CalendarView:
+        return calendar_to_pb(self.calendar.get())
+
+    def SetCalendarPhase(self, request: pb.SetCalendarPhaseRequest, context: grpc.ServicerContext) -> pb.CalendarView:
+        return calendar_to_pb(
+            self.calendar.set_phase(request.phase, _moment(request.opens_at), _moment(request.closes_at))
+        )
+
+    # --- content (2.6) -------------------------------------------------------------------------
+
+    def ListNotices(self, request: pb.ListNoticesRequest, context: grpc.ServicerContext) -> pb.ListNoticesResponse:
+        rows = self.content.list_notices(request.all, request.limit)
+        return pb.ListNoticesResponse(notices=[site_notice_to_pb(r) for r in rows])
+
+    def SaveNotice(self, request: pb.SaveNoticeRequest, context: grpc.ServicerContext) -> pb.SiteNotice:
+        n = request.notice
+        data = NoticeInput(n.id, n.title, n.body, _moment(n.published_at), n.pinned)
+        return site_notice_to_pb(self.content.save_notice(data))
+
+    def DeleteNotice(self, request: pb.DeleteNoticeRequest, context: grpc.ServicerContext) -> pb.ListNoticesResponse:
+        self.content.delete_notice(request.id)
+        return pb.ListNoticesResponse(notices=[site_notice_to_pb(r) for r in self.content.list_notices(True, 100)])
+
+    def GetSitePage(self, request: pb.GetSitePageRequest, context: grpc.ServicerContext) -> pb.SitePage:
+        return page_to_pb(self.content.get_page(request.key))
+
+    def SaveSitePage(self, request: pb.SitePage, context: grpc.ServicerContext) -> pb.SitePage:
+        return page_to_pb(self.content.save_page(request.key, request.body))
+
+    def ListHotlines(self, request: pb.ListHotlinesRequest, context: grpc.ServicerContext) -> pb.HotlineList:
+        return hotlines_to_pb(self.content.list_hotlines())
+
+    def ReplaceHotlines(self, request: pb.ReplaceHotlinesRequest, context: grpc.ServicerContext) -> pb.HotlineList:
+        lines = [HotlineInput(h.city_code, h.point_code, h.phone, h.hours) for h in request.hotlines]
+        return hotlines_to_pb(self.content.replace_hotlines(lines))
+
+    # --- staff: candidates and statistics --------------------------------------------------------
+
+    def _reference(self) -> ReferenceData:
+        with self.ctx.db.unit_of_work() as session:
+            return load_reference(session).data
+
+    def SearchCandidates(
+        self, request: pb.SearchCandidatesRequest, context: grpc.ServicerContext
+    ) -> pb.SearchCandidatesResponse:
+        page = self.candidates.search(
+            request.candidate_no, request.name, request.point_code, request.status, request.limit, request.offset
+        )
+        reference = self._reference()
+        return pb.SearchCandidatesResponse(
+            lines=[candidate_line_to_pb(line, reference) for line in page.lines], total=page.total
+        )
+
+    def RevealCandidate(self, request: pb.RevealCandidateRequest, context: grpc.ServicerContext) -> pb.CandidateLine:
+        return candidate_line_to_pb(self.candidates.reveal(request.candidate_no, request.purpose), self._reference())
+
+    def GetRegistrationStats(
+        self, request: pb.GetRegistrationStatsRequest, context: grpc.ServicerContext
+    ) -> pb.RegistrationStats:
+        return stats_to_pb(self.candidates.counts(), self._reference())
 
 
 def registrars(ctx: ServiceContext) -> list[Registrar]:

@@ -2,7 +2,7 @@
 
 A handler that keeps failing is retried `max_attempts` times; then the message goes to
 `<topic>.dlq` with the error, and consumption continues. An undecodable message goes to
-the DLQ at once. Offsets are committed only after a message is handled or dead-lettered.
+the DLQ at once. Offsets are committed only after the messages are handled or dead-lettered.
 """
 
 from __future__ import annotations
@@ -164,19 +164,20 @@ class IdempotentConsumer:
     def poll_once(self, timeout_ms: int = 500, commit: bool = True) -> list[str]:
         """Poll, handle and commit one batch; returns the outcome of each record.
 
+        Offsets are committed once the whole batch is handled: a crash re-delivers at most
+        that batch, and the processed-event log makes the repeats change nothing.
         `commit=False` leaves offsets uncommitted, as a crash right after handling would.
         """
         if self._consumer is None:
             self._consumer = self._connect()
         outcomes: list[str] = []
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in self._consumer.poll(timeout_ms=timeout_ms).items():
             for record in records:
                 outcomes.append(self.handle(record))
-                if commit:
-                    # Commit after each record: a crash re-delivers at most the one in hand.
-                    self._consumer.commit(
-                        {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(record.offset + 1, "", -1)}
-                    )
+                offsets[TopicPartition(tp.topic, tp.partition)] = OffsetAndMetadata(record.offset + 1, "", -1)
+        if commit and offsets:
+            self._consumer.commit(offsets)
         return outcomes
 
     def run(self, stop: threading.Event) -> None:

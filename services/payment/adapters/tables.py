@@ -7,6 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from zsb.common.calendar import calendar_table
+
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -175,3 +177,7 @@ class DifferenceRow(Base):
     ours_state: Mapped[str] = mapped_column(String(12), default="")
     theirs_state: Mapped[str] = mapped_column(String(12), default="")
     note: Mapped[str] = mapped_column(String(200), default="")
+
+
+# Our copy of registration's calendar (CalendarPhaseChanged): 网上支付 is open only in its window.
+calendar_phases = calendar_table(Base.metadata)

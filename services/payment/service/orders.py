@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from services.payment.adapters.tables import CandidateRow, FeeRow, OrderRow, RefundRow
+from services.payment.adapters.tables import CandidateRow, FeeRow, OrderRow, RefundRow, calendar_phases
 from services.payment.domain import orders as rules
 from services.payment.domain.orders import OPEN_STATES, CandidateFacts, OrderState
 from services.payment.providers.base import (
@@ -30,6 +30,7 @@ from services.payment.providers.base import (
 from services.payment.service import audit, settlement
 from services.payment.service.context import Deps
 from services.payment.service.settlement import aware, load_candidate, load_order, naive
+from zsb.common.calendar import Phase, require_open
 from zsb.common.errors import FailedPrecondition, NotFound, PermissionDenied
 from zsb.common.principal import Principal, Role
 
@@ -127,6 +128,7 @@ class OrdersService:
             candidate = load_candidate(session, candidate_no)
             rules.check_can_pay(facts_of(candidate))
             assert candidate is not None
+            require_open(session, calendar_phases, Phase.PAYMENT, now)
             open_order = load_order(session, candidate.open_order_no) if candidate.open_order_no else None
         if open_order is not None:
             if open_order.provider == provider.value and rules.can_reuse(

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 
 from services.registration.adapters import AuditRow, Candidate, DocumentRow, ReferenceDataRow, ReportRow
 from services.registration.domain import QualificationStatus, ReferenceData
+from services.registration.service.calendar import require_phase
 from services.registration.service.common import (
     Snapshot,
     Store,
@@ -23,6 +24,7 @@ from services.registration.service.common import (
     publish,
     timestamp,
 )
+from zsb.common.calendar import Phase
 from zsb.common.clock import utcnow
 from zsb.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from zsb.common.principal import Principal, Role, current_principal, require_scope, require_staff
@@ -123,6 +125,7 @@ class StaffService:
             if row is None:
                 raise NotFound("考生不存在", reason="NO_CANDIDATE", field="candidate_no")
             p = require_scope(row.city_code, row.point_code)
+            require_phase(session, Phase.QUALIFICATION_REVIEW, now)
             reg = store.candidates.load(row)
             if approve:
                 reg = reg.approve_qualification(now)

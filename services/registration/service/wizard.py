@@ -21,6 +21,7 @@ from services.registration.domain import (
     Registration,
     parse_basic_info,
 )
+from services.registration.service.calendar import require_phase
 from services.registration.service.common import (
     ENCRYPTED_FIELDS,
     Snapshot,
@@ -31,6 +32,7 @@ from services.registration.service.common import (
     timestamp,
     today_beijing,
 )
+from zsb.common.calendar import Phase
 from zsb.common.clock import utcnow
 from zsb.common.errors import FailedPrecondition, InvalidArgument
 from zsb.common.principal import require_candidate
@@ -139,6 +141,7 @@ class WizardService:
             row = store.candidate(candidate_no, for_update=True)
             reg = store.candidates.load(row)
             reg.check_editable(report_locked(session, row.point_code))
+            require_phase(session, Phase.REGISTRATION, now)
             reference = load_reference(session).data
             try:
                 info = parse_basic_info(raw, reference, today_beijing(now))
@@ -202,6 +205,7 @@ class WizardService:
             if reg.confirmed_at is not None:
                 return store.snapshot(row, reg)
             reg.confirm((), now)  # the step guard, before anything else is read
+            require_phase(session, Phase.CONFIRMATION, now)
             raw = store.info(row.candidate_no)
             reference = load_reference(session).data
             try:
