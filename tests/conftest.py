@@ -29,6 +29,11 @@ class System:
     platform: Platform
     tmp: Path
     bearer: Callable[..., tuple]
+    topic_prefix: str = ""
+
+    def topic(self, service: str) -> str:
+        """The topic the platform's processes use for a service's events."""
+        return f"{self.topic_prefix}zsb.{service}.v1.events"
 
     def database_url(self, service: str) -> str:
         return self.platform.procs[service].env["DATABASE_URL"]
@@ -99,10 +104,13 @@ def system(
     bearer: Callable[..., tuple],
 ) -> Iterator[System]:
     tmp: Path = tmp_path_factory.mktemp("system")
+    topic_prefix = f"run{uuid.uuid4().hex[:8]}."
     base_env = {
         "PATH": "/usr/bin:/bin",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_GROUP_PREFIX": f"sys{uuid.uuid4().hex[:8]}-",
+        # Topics of this run only: its consumers start on empty topics, not on every earlier test's events.
+        "KAFKA_TOPIC_PREFIX": topic_prefix,
         "OBJECT_STORE_URL": f"file://{tmp / 'objects'}",
         "PII_ENCRYPTION_KEY": pii_keys["pii_encryption_key"],
         "PII_HMAC_KEY": pii_keys["pii_hmac_key"],
@@ -142,7 +150,7 @@ def system(
     platform.add_payment_sandbox(port=free_port(), state_dir=tmp / "sandbox", retry_scale=0.01)
     try:
         platform.start_all(timeout=180)
-        yield System(platform, tmp, bearer)
+        yield System(platform, tmp, bearer, topic_prefix)
     finally:
         platform.stop_all()
         with engine.begin() as conn:

@@ -17,7 +17,7 @@ from services.payment.sandbox.testing import wait_until
 from services.payment.tests.support import new_candidate_no
 from tests.conftest import System
 from zsb.common.clock import utcnow
-from zsb.common.events import build_headers, topic_for
+from zsb.common.events import build_headers
 from zsb.common.principal import Principal, Role, TokenSigner
 from zsb.events.v1 import identity_events_pb2, payment_events_pb2, registration_events_pb2
 from zsb.payment.v1 import payment_pb2 as pb
@@ -32,20 +32,20 @@ def now() -> Timestamp:
     return ts
 
 
-def publish(kafka_bootstrap: str, service: str, key: str, message) -> None:
+def publish(kafka_bootstrap: str, topic: str, service: str, key: str, message) -> None:
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","), acks="all")
     headers = build_headers(str(uuid.uuid4()), message.DESCRIPTOR.full_name, service, utcnow().isoformat() + "Z", "sys")
-    producer.send(topic_for(service), key=key.encode(), value=message.SerializeToString(), headers=headers).get(15)
+    producer.send(topic, key=key.encode(), value=message.SerializeToString(), headers=headers).get(15)
     producer.close()
 
 
-def make_eligible(kafka_bootstrap: str, candidate_no: str) -> None:
+def make_eligible(system: System, kafka_bootstrap: str, candidate_no: str) -> None:
     confirmed = registration_events_pb2.RegistrationConfirmed(
         candidate_no=candidate_no, name="王五", candidate_category="1", city_code="01", point_code="0113", at=now()
     )
-    publish(kafka_bootstrap, "registration", candidate_no, confirmed)
+    publish(kafka_bootstrap, system.topic("registration"), "registration", candidate_no, confirmed)
     verified = identity_events_pb2.IdentityVerified(candidate_no=candidate_no, verification_id="v", at=now())
-    publish(kafka_bootstrap, "identity", candidate_no, verified)
+    publish(kafka_bootstrap, system.topic("identity"), "identity", candidate_no, verified)
 
 
 def test_pay_through_the_processes_and_the_event_leaves_on_kafka(
@@ -64,7 +64,7 @@ def test_pay_through_the_processes_and_the_event_leaves_on_kafka(
 
     notified, silent = new_candidate_no(), new_candidate_no()
     for number in (notified, silent):
-        make_eligible(kafka_bootstrap, number)
+        make_eligible(system, kafka_bootstrap, number)
     wait_until(lambda: overview(notified).can_pay and overview(silent).can_pay, timeout=120)
 
     # Paid on the WeChat pay page: the sandbox notifies the gunicorn gateway's public callback.
@@ -89,7 +89,7 @@ def test_pay_through_the_processes_and_the_event_leaves_on_kafka(
 
     # Both PaymentSucceeded events are on the payment topic, keyed by 考生号.
     consumer = KafkaConsumer(
-        topic_for("payment"),
+        system.topic("payment"),
         bootstrap_servers=kafka_bootstrap.split(","),
         group_id=f"sys-check-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",

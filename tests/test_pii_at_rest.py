@@ -70,7 +70,7 @@ def test_databases_hold_no_clear_id_numbers_or_phones(system: System, registered
 
 def test_events_carry_no_id_numbers_or_phones(system: System, registered: dict[str, str], kafka_bootstrap: str) -> None:
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
-    topics = [t for t in consumer.topics() if t.startswith("zsb.") and t.endswith(".v1.events")]
+    topics = [t for t in consumer.topics() if t.startswith(system.topic_prefix) and t.endswith(".v1.events")]
     parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     end = consumer.end_offsets(parts)
     remaining = {tp for tp in parts if end[tp] > 0}

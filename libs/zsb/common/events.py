@@ -9,10 +9,19 @@ from google.protobuf.message import DecodeError, Message
 
 CONTENT_TYPE = "application/protobuf"
 
+# Set once per process from KAFKA_TOPIC_PREFIX; empty in production. A test run gives its
+# platform a prefix of its own, so that its consumers do not replay other runs' history.
+_topic_prefix = ""
+
+
+def configure_topics(prefix: str) -> None:
+    global _topic_prefix
+    _topic_prefix = prefix
+
 
 def topic_for(service: str) -> str:
     """One topic per producing service."""
-    return f"zsb.{service}.v1.events"
+    return f"{_topic_prefix}zsb.{service}.v1.events"
 
 
 def dlq_topic(topic: str) -> str:

@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from zsb.common.consumer import IdempotentConsumer, Subscription
 from zsb.common.db import Database
 from zsb.common.discovery import Discovery, make_discovery
+from zsb.common.events import configure_topics
 from zsb.common.grpc_client import Channels
 from zsb.common.grpc_server import Registrar, build_server
 from zsb.common.logging import configure_logging
@@ -83,6 +84,7 @@ class ServiceRuntime:
         self.server: grpc.Server | None = None
         self.port = 0
         self.instance_id = f"{spec.name}-{uuid.uuid4().hex[:8]}"
+        configure_topics(settings.kafka_topic_prefix)
         db = Database(settings.resolved_database_url())
         discovery = make_discovery(settings)
         self.ctx = ServiceContext(settings=settings, db=db, discovery=discovery, channels=Channels(discovery))

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.2
     consumer_max_attempts: int = 5
     kafka_group_prefix: str = Field("", description="prefix of consumer group ids (tests isolate runs with it)")
+    kafka_topic_prefix: str = Field("", description="prefix of topic names; empty in production (tests only)")
 
     # Discovery: static addresses unless a Consul agent is configured.
     consul_http_addr: str = ""
