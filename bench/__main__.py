@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission", "preferences", "documents"]
+BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission", "preferences", "documents", "load"]
 
 
 def main(names: list[str]) -> None:
