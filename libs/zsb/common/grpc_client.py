@@ -64,7 +64,15 @@ class Channels:
                 channel = grpc.intercept_channel(
                     grpc.insecure_channel(
                         address,
-                        options=[("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)],
+                        options=[
+                            ("grpc.service_config", _SERVICE_CONFIG),
+                            ("grpc.enable_retries", 1),
+                            # A restarted replica is back within seconds; gRPC's default backoff
+                            # (up to 120 s) would keep calls failing long after it returned.
+                            ("grpc.initial_reconnect_backoff_ms", 200),
+                            ("grpc.min_reconnect_backoff_ms", 200),
+                            ("grpc.max_reconnect_backoff_ms", 2000),
+                        ],
                     ),
                     _ContextMetadata(),
                 )
