@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["outbox_relay", "login", "face_verify", "admission", "preferences", "documents", "load"]
+BENCHMARKS = [
+    "outbox_relay",
+    "login",
+    "face_verify",
+    "admission",
+    "admission_service",
+    "preferences",
+    "documents",
+    "load",
+]
 
 
 def main(names: list[str]) -> None:
