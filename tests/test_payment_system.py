@@ -95,6 +95,7 @@ def test_pay_through_the_processes_and_the_event_leaves_on_kafka(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=2000,
+        metadata_max_age_ms=1000,
     )
     seen: dict[str, payment_events_pb2.PaymentSucceeded] = {}
 

@@ -81,6 +81,7 @@ def events_by_subject(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=3000,
+        metadata_max_age_ms=1000,
     )
     seen: dict[tuple[str, str], set[str]] = {}
     for record in consumer:

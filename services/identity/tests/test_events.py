@@ -109,6 +109,8 @@ def _find_on_topic(bootstrap: str, topic: str, key: str) -> Message:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
+        # On a new broker the topic may appear only after we subscribe: look again every second.
+        metadata_max_age_ms=1000,
     )
     try:
         deadline = time.monotonic() + 60

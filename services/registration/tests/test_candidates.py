@@ -49,7 +49,7 @@ def test_search_counts_and_reveal_within_scope(reg: Reg) -> None:  # noqa: F811
     refused(lambda: search(reg, province, status="weird"), grpc.StatusCode.INVALID_ARGUMENT, "BAD_STATUS")
     refused(lambda: search(reg, reg.md()), grpc.StatusCode.PERMISSION_DENIED, "ROLE_REQUIRED")
 
-    [mine] = search(reg, point).lines
+    [mine] = search(reg, point, candidate_no=ME).lines
     assert mine.id_number == "1401**********" + make_id(131)[-4:] and mine.phone == "138****5678"
     assert mine.point_name == "山西工程职业学院" and mine.city_name == "太原市"
 
