@@ -67,6 +67,25 @@ def call(fn: Callable[..., T], req: Any, timeout: float = 15.0) -> T:
         ) from err
 
 
+READ_CHUNK = 2 * 1024 * 1024  # under gRPC's default 4 MiB message limit
+
+
+def read_chunked(fn: Callable[..., Any], make_request: Callable[[int, int], Any]) -> tuple[Any, bytes]:
+    """Read a file a service serves in chunks (`data`, `total_size`); returns (first reply, bytes).
+
+    `make_request(offset, limit)` builds the request for one chunk.
+    """
+    first = call(fn, make_request(0, READ_CHUNK))
+    parts, offset = [first.data], len(first.data)
+    while offset < first.total_size:
+        chunk = call(fn, make_request(offset, READ_CHUNK))
+        if not chunk.data:
+            break
+        parts.append(chunk.data)
+        offset += len(chunk.data)
+    return first, b"".join(parts)
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 

@@ -12,7 +12,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from gateway.errors import BackendError, call
+from gateway.errors import BackendError, call, read_chunked
 from gateway.security import login_required
 from gateway.views.registration import guard, mine
 from zsb.identity.v1 import identity_pb2 as pb
@@ -27,7 +27,6 @@ KIND_HINTS = {
     "id_card": "居民身份证人像面：四角完整，照片和文字清晰，无反光",
     "id_card_back": "居民身份证国徽面：四角完整，签发机关和有效期限清晰",
 }
-READ_CHUNK = 2 * 1024 * 1024
 MAX_UPLOAD = 10 * 1024 * 1024  # the service applies its own, smaller limit with a clear message
 REASON_MAX = 200
 _PHOTO_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -164,16 +163,11 @@ def serve_photo(photo_id: str) -> Response:
     """Stream a stored photo from the service in chunks; the service decides who may see it."""
     if not _PHOTO_ID.match(photo_id):
         raise BackendError(404, "照片不存在", "NO_PHOTO")
-    first = call(identity().ReadPhoto, pb.ReadPhotoRequest(photo_id=photo_id, limit=READ_CHUNK))
-    parts, offset = [first.data], len(first.data)
-    while offset < first.total_size:
-        chunk = call(identity().ReadPhoto, pb.ReadPhotoRequest(photo_id=photo_id, offset=offset, limit=READ_CHUNK))
-        if not chunk.data:
-            break
-        parts.append(chunk.data)
-        offset += len(chunk.data)
+    first, data = read_chunked(
+        identity().ReadPhoto, lambda offset, limit: pb.ReadPhotoRequest(photo_id=photo_id, offset=offset, limit=limit)
+    )
     return Response(
-        b"".join(parts),
+        data,
         mimetype=first.photo.content_type,
         headers={"Content-Disposition": "inline", "Cache-Control": "private, no-store"},
     )

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from gateway.errors import BackendError, call
+from gateway.errors import BackendError, call, read_chunked
 from gateway.security import CANDIDATE_COOKIE, client_info, login_required
 from gateway.views.forms import FormState, new_captcha
 from zsb.auth.v1 import auth_pb2 as auth_pb
@@ -72,7 +72,6 @@ FORM_FIELDS = (
 )
 MAX_VALUE = 1000  # the service checks each field's own limit; this only bounds the request
 MAX_RESUME_ROWS = 20
-READ_CHUNK = 2 * 1024 * 1024
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
@@ -456,18 +455,15 @@ def documents_submit():
 
 def serve_document(document_id: str) -> Response:
     """Stream a stored file from the service in chunks; only its owner or staff in scope get it."""
-    first = call(reg().ReadDocument, pb.ReadDocumentRequest(document_id=document_id[:32], limit=READ_CHUNK))
-    parts, offset = [first.data], len(first.data)
-    while offset < first.total_size:
-        chunk = call(reg().ReadDocument, pb.ReadDocumentRequest(document_id=document_id[:32], offset=offset))
-        if not chunk.data:
-            break
-        parts.append(chunk.data)
-        offset += len(chunk.data)
+    document_id = document_id[:32]
+    first, data = read_chunked(
+        reg().ReadDocument,
+        lambda offset, limit: pb.ReadDocumentRequest(document_id=document_id, offset=offset, limit=limit),
+    )
     doc = first.document
     disposition = "inline" if request.args.get("download") != "1" else "attachment"
     return Response(
-        b"".join(parts),
+        data,
         mimetype=doc.content_type,
         headers={
             "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc.display_name)}",
