@@ -19,9 +19,9 @@ def configure_topics(prefix: str) -> None:
     _topic_prefix = prefix
 
 
-def topic_for(service: str) -> str:
-    """One topic per producing service."""
-    return f"{_topic_prefix}zsb.{service}.v1.events"
+def topic_for(service: str, prefix: str | None = None) -> str:
+    """One topic per producing service (under this process's prefix unless one is given)."""
+    return f"{_topic_prefix if prefix is None else prefix}zsb.{service}.v1.events"
 
 
 def dlq_topic(topic: str) -> str:

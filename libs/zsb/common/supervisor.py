@@ -20,7 +20,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from zsb.common.settings import DEFAULT_PORTS, REPO_ROOT, SERVICE_NAMES, VAR_DIR
+from zsb.common.settings import DEFAULT_PORTS, REPO_ROOT, SERVICE_NAMES, VAR_DIR, Settings
+from zsb.common.topics import create_platform_topics
 
 
 def free_port() -> int:
@@ -132,6 +133,10 @@ class Platform:
         proc.popen = subprocess.Popen(proc.argv, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
 
     def start_all(self, timeout: float = 90.0) -> None:
+        # Topics before consumers: see zsb.common.topics.
+        default = Settings.model_fields["kafka_bootstrap_servers"].default
+        bootstrap = self.base_env.get("KAFKA_BOOTSTRAP_SERVERS", default)
+        create_platform_topics(bootstrap, self.base_env.get("KAFKA_TOPIC_PREFIX", ""))
         for name in self.procs:
             self.start(name)
         self.wait_ready(list(self.procs), timeout)
