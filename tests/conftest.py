@@ -6,6 +6,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -94,16 +95,23 @@ def wait_for(predicate: Callable[[], T | None], timeout: float = 60.0) -> T:
     raise AssertionError("condition not reached in time")
 
 
-@pytest.fixture(scope="session")
-def system(
-    tmp_path_factory: pytest.TempPathFactory,
+@contextmanager
+def running_system(
+    tmp: Path,
+    *,
     kafka_bootstrap: str,
+    admin_url: str,
     pii_keys: dict[str, str],
     token_keys: dict[str, str],
-    infra_env: dict[str, str],
     bearer: Callable[..., tuple],
+    on_mariadb: tuple[str, ...] = ON_MARIADB,
+    object_store_url: str = "",
+    service_env: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[System]:
-    tmp: Path = tmp_path_factory.mktemp("system")
+    """Six services, two gunicorn gateways and the payment sandbox as processes, on the given
+    Kafka and MariaDB (the services in `on_mariadb` get a scratch database each, the others a
+    SQLite file); objects in `object_store_url` or a local directory. `service_env` adds to a
+    service's environment. Stops everything and drops the scratch databases at the end."""
     topic_prefix = f"run{uuid.uuid4().hex[:8]}."
     base_env = {
         "PATH": "/usr/bin:/bin",
@@ -111,7 +119,7 @@ def system(
         "KAFKA_GROUP_PREFIX": f"sys{uuid.uuid4().hex[:8]}-",
         # Topics of this run only: its consumers start on empty topics, not on every earlier test's events.
         "KAFKA_TOPIC_PREFIX": topic_prefix,
-        "OBJECT_STORE_URL": f"file://{tmp / 'objects'}",
+        "OBJECT_STORE_URL": object_store_url or f"file://{tmp / 'objects'}",
         "PII_ENCRYPTION_KEY": pii_keys["pii_encryption_key"],
         "PII_HMAC_KEY": pii_keys["pii_hmac_key"],
         "SECRET_KEY": uuid.uuid4().hex,
@@ -122,30 +130,31 @@ def system(
         "SMS_SINK_PATH": str(tmp / "sms.jsonl"),
         "LOG_LEVEL": "INFO",
     }
-    service_env = {name: {"DATABASE_URL": f"sqlite:///{tmp / name}.db"} for name in SERVICE_NAMES}
-    admin_url = infra_env["MARIADB_ADMIN_URL"]
-    engine = create_engine(admin_url)
+    envs = {name: {"DATABASE_URL": f"sqlite:///{tmp / name}.db"} for name in SERVICE_NAMES}
+    engine = create_engine(admin_url, pool_pre_ping=True)  # the fault tests restart MariaDB
     databases = []
-    for name in ON_MARIADB:
+    for name in on_mariadb:
         db = f"sys_{name}_{uuid.uuid4().hex[:8]}"
         with engine.begin() as conn:
             conn.execute(text(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4"))
         databases.append(db)
-        service_env[name] = {"DATABASE_URL": f"{admin_url.rstrip('/')}/{db}?charset=utf8mb4"}
+        envs[name] = {"DATABASE_URL": f"{admin_url.rstrip('/')}/{db}?charset=utf8mb4"}
     # Payment's jobs (queries when no notification comes) on a short clock.
-    service_env["payment"].update(
+    envs["payment"].update(
         {
             "PAYMENT_JOBS_INTERVAL_SECONDS": "0.5",
             "PAYMENT_QUERY_BACKOFF_SECONDS": "1",
             "PAYMENT_CLOSE_GRACE_SECONDS": "0",
         }
     )
+    for name, extra in (service_env or {}).items():
+        envs[name].update(extra)
     platform = Platform(
         base_env=base_env,
         log_dir=tmp / "log",
         service_ports={name: free_port() for name in SERVICE_NAMES},
         gateway_ports=[free_port(), free_port()],
-        service_env=service_env,
+        service_env=envs,
     )
     platform.add_payment_sandbox(port=free_port(), state_dir=tmp / "sandbox", retry_scale=0.01)
     try:
@@ -157,3 +166,26 @@ def system(
             for db in databases:
                 conn.execute(text(f"DROP DATABASE IF EXISTS `{db}`"))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def system(
+    tmp_path_factory: pytest.TempPathFactory,
+    kafka_bootstrap: str,
+    pii_keys: dict[str, str],
+    token_keys: dict[str, str],
+    infra_env: dict[str, str],
+    minio_url: str,
+    bearer: Callable[..., tuple],
+) -> Iterator[System]:
+    with running_system(
+        tmp_path_factory.mktemp("system"),
+        kafka_bootstrap=kafka_bootstrap,
+        admin_url=infra_env["MARIADB_ADMIN_URL"],
+        pii_keys=pii_keys,
+        token_keys=token_keys,
+        bearer=bearer,
+        # Production's object store: private MinIO buckets (object keys begin with a 考生号).
+        object_store_url=minio_url,
+    ) as running:
+        yield running

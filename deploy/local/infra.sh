@@ -4,7 +4,9 @@
 #   names default to: kafka mariadb minio consul (a missing script is skipped)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-VAR="$ROOT/var"
+# ZSB_INFRA_VAR: another directory for data, logs, pid files and secrets (a private set,
+# e.g. for fault tests); fetched jars and binaries stay in $ROOT/var.
+VAR="${ZSB_INFRA_VAR:-$ROOT/var}"
 HERE="$ROOT/deploy/local"
 
 verb="${1:-}"; shift || true

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Local Apache Kafka: one KRaft node (broker+controller) on 127.0.0.1:19092,
 # controller on 127.0.0.1:19093, jars from Maven Central, run on the system JDK.
+# Overrides for a second, private instance: ZSB_INFRA_VAR, KAFKA_PORT, KAFKA_CONTROLLER_PORT.
 # Usage: deploy/local/kafka.sh fetch|start|stop|status|env
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-VAR="$ROOT/var"
+# ZSB_INFRA_VAR: another directory for data, logs, pid files and secrets (a private set,
+# e.g. for fault tests); fetched jars and binaries stay in $ROOT/var.
+VAR="${ZSB_INFRA_VAR:-$ROOT/var}"
 NAME=kafka
 PID_MATCH="kafka.Kafka"
 # shellcheck source=_lib.sh disable=SC2034  # _lib.sh uses NAME, VAR, PID_MATCH
@@ -12,9 +15,10 @@ source "$ROOT/deploy/local/_lib.sh"
 
 POM="$ROOT/deploy/local/kafka/pom.xml"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")"
-LIBS="$DIR/libs"
-BROKER=127.0.0.1:19092
-CONTROLLER=127.0.0.1:19093
+LIBS="$ROOT/var/kafka/libs"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+BROKER="127.0.0.1:$KAFKA_PORT"
+CONTROLLER="127.0.0.1:${KAFKA_CONTROLLER_PORT:-19093}"
 CONF="$DIR/server.properties"
 # Stamp = hash of the pom: editing it (e.g. a version bump) triggers a re-fetch.
 STAMP="$LIBS/.pom-$(sha1sum "$POM" | cut -c1-12)"
@@ -79,7 +83,7 @@ EOF
 # Ready = the broker answers a Metadata request listing itself. Raw Kafka
 # protocol (Metadata v1) in python3, so no client library and no JVM start-up.
 ready() {
-  port_open 19092 || return 1
+  port_open "$KAFKA_PORT" || return 1
   python3 - "$BROKER" <<'EOF'
 import socket, struct, sys
 host, port = sys.argv[1].split(":")
@@ -99,7 +103,7 @@ do_start() {
   if our_pid >/dev/null; then
     wait_ready 120 ready; log "already running"; return 0
   fi
-  port_open 19092 && die "port 19092 is taken by another process"
+  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process"
   write_config
   # Format the KRaft metadata log once, with a cluster id generated once.
   if [[ ! -f "$DIR/data/meta.properties" ]]; then

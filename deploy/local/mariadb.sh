@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Local MariaDB on 127.0.0.1:13306 + socket var/mariadb/mysqld.sock, with its
 # own datadir under var/ (never the system service or its /var/lib/mysql).
+# Overrides for a second, private instance: ZSB_INFRA_VAR, MARIADB_PORT.
 # Usage: deploy/local/mariadb.sh fetch|start|stop|status|env
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-VAR="$ROOT/var"
+# ZSB_INFRA_VAR: another directory for data, logs, pid files and secrets (a private set,
+# e.g. for fault tests); fetched jars and binaries stay in $ROOT/var.
+VAR="${ZSB_INFRA_VAR:-$ROOT/var}"
 NAME=mariadb
 # shellcheck source=_lib.sh disable=SC2034  # _lib.sh uses NAME, VAR, PID_MATCH
 source "$ROOT/deploy/local/_lib.sh"
 
 CNF="$DIR/my.cnf"
 SOCK="$DIR/mysqld.sock"
-PORT=13306
+PORT="${MARIADB_PORT:-13306}"
 SECRETS="$DIR/secrets.env"
 # Matches only the mariadbd this checkout started, not a system one on 3306.
 PID_MATCH="mariadbd --defaults-file=$CNF"

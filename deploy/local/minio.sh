@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Local MinIO (S3-compatible object store) on 127.0.0.1:19000 (console :19001).
+# Overrides for a second, private instance: ZSB_INFRA_VAR, MINIO_PORT, MINIO_CONSOLE_PORT.
 # Usage: deploy/local/minio.sh fetch|start|stop|status|env
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-VAR="$ROOT/var"
+# ZSB_INFRA_VAR: another directory for data, logs, pid files and secrets (a private set,
+# e.g. for fault tests); fetched jars and binaries stay in $ROOT/var.
+VAR="${ZSB_INFRA_VAR:-$ROOT/var}"
 NAME=minio
 PID_MATCH="minio server"
 # shellcheck source=_lib.sh disable=SC2034  # _lib.sh uses NAME, VAR, PID_MATCH
@@ -14,9 +17,9 @@ source "$ROOT/deploy/local/_lib.sh"
 # from source is MinIO's documented install for Go users. Newest available:
 #   go list -m github.com/minio/minio@latest
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
-API=127.0.0.1:19000
-CONSOLE=127.0.0.1:19001
-GOBIN_DIR="$VAR/go/bin"
+API="127.0.0.1:${MINIO_PORT:-19000}"
+CONSOLE="127.0.0.1:${MINIO_CONSOLE_PORT:-19001}"
+GOBIN_DIR="$ROOT/var/go/bin"
 SECRETS="$DIR/secrets.env"
 PATH="$PATH:/usr/local/go/bin"  # the Go toolchain's usual place, if not on PATH
 

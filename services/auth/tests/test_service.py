@@ -222,6 +222,37 @@ def test_expired_captcha_is_rejected(auth: Auth) -> None:
     assert "验证码" in rpc_error(auth.stub.Login, req).details()
 
 
+def test_captchas_made_and_used_at_once_never_fail(auth: Auth, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many candidates at the login page at once: making captchas (which sweeps the expired ones)
+    and using them never fail each other. On MariaDB the sweep used to deadlock with the use."""
+    from datetime import timedelta
+    from threading import Thread
+
+    from services.auth.service import sessions as sessions_module
+    from zsb.common.errors import InvalidArgument
+
+    monkeypatch.setattr(sessions_module, "CAPTCHA_TTL", timedelta(milliseconds=300))  # expired ones to sweep
+    service = sessions_module.SessionsService(auth.runtime.ctx)
+    failures: list[Exception] = []
+
+    def visitor(uses: bool) -> None:
+        for _ in range(100):
+            try:
+                captcha_id, _png, _ttl = service.new_captcha()
+                if uses:
+                    with pytest.raises(InvalidArgument):
+                        service.consume_captcha(captcha_id, "WRONG")
+            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+                failures.append(exc)
+
+    threads = [Thread(target=visitor, args=(i % 2 == 0,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
 def test_unknown_account_and_wrong_password_look_the_same(auth: Auth) -> None:
     new_candidate(auth)
     wrong = rpc_error(auth.login, "21145101130001", "Wrong1!password")

@@ -40,6 +40,9 @@ log = logging.getLogger("payment")
 _CLOSABLE = frozenset({Provider.WECHAT, Provider.ALIPAY})
 REASON_EXPIRED = "支付超时，订单已关闭"
 REASON_SWITCHED = "已重新发起支付"
+# A 'created' order younger than this may still be on its way to the provider in 立即支付 (the
+# provider call, with its timeouts, happens after the row is written): the jobs must not close it.
+HAND_OUT_WINDOW = timedelta(minutes=1)
 
 
 def facts_of(candidate: CandidateRow | None) -> CandidateFacts | None:
@@ -356,8 +359,14 @@ class OrdersService:
     def _not_paid_yet(self, order: OrderRow, client: ProviderClient) -> None:
         now = self.deps.now()
         config = self.deps.config
+        # Decide on the row as it is now: 立即支付 may have handed the order out during the query.
+        with self.deps.db.unit_of_work() as session:
+            order = load_order(session, order.order_no) or order
+        if OrderState(order.state) not in OPEN_STATES:
+            return
         handed_out = bool(order.action_kind)
-        if handed_out and not rules.is_expired(order.expires_at, now, config.close_grace):
+        in_flight = order.state == OrderState.CREATED.value and now - order.created_at < HAND_OUT_WINDOW
+        if (handed_out or in_flight) and not rules.is_expired(order.expires_at, now, config.close_grace):
             with self.deps.db.unit_of_work() as session:
                 session.execute(
                     update(OrderRow)

@@ -602,3 +602,29 @@ def test_an_order_the_provider_refuses_fails_quietly(stack: Stack, sandbox: Sand
     assert failed.state == "failed" and stack.order(failed.order_no).end_reason == "支付渠道未受理（SIGN_ERROR）"
     assert stack.events("PaymentFailed") == []
     assert stack.start(ME, "alipay").state == "paying"
+
+
+def test_the_jobs_leave_an_order_being_handed_out_alone(stack: Stack) -> None:
+    """立即支付 writes the order, then calls the provider: a query that falls due in between must
+    not close the order the candidate is about to be shown (found by tests/reliability)."""
+    stack.eligible(ME)
+    order = stack.start(ME, "wechat")
+    now = stack.app.deps.now()
+    # As the row was before the provider's answer: created, nothing handed out, its check due.
+    with stack.app.deps.db.unit_of_work() as session:
+        session.execute(
+            update(OrderRow)
+            .where(OrderRow.order_no == order.order_no)
+            .values(state="created", action_kind="", created_at=now, next_check_at=now)
+        )
+    stack.app.jobs.run_once()
+    assert stack.order(order.order_no).state == "created"  # asked again later, not closed
+    # Never handed out long after its creation: that 立即支付 died, so the order is closed.
+    with stack.app.deps.db.unit_of_work() as session:
+        session.execute(
+            update(OrderRow)
+            .where(OrderRow.order_no == order.order_no)
+            .values(created_at=now - timedelta(minutes=2), next_check_at=now)
+        )
+    stack.app.jobs.run_once()
+    assert stack.order(order.order_no).state == "closed"

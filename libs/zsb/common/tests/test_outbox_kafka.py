@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +16,6 @@ from zsb.common.consumer import IdempotentConsumer, Subscription
 from zsb.common.db import Database
 from zsb.common.events import Envelope, build_headers, dlq_topic, topic_for
 from zsb.common.outbox import OutboxRelay, add_event
-from zsb.common.settings import REPO_ROOT
 from zsb.common.tables import common_metadata, outbox
 from zsb.events.v1 import auth_events_pb2
 
@@ -98,34 +95,6 @@ def test_events_of_one_key_keep_their_order(db: Database, service: str, kafka_bo
     OutboxRelay(db, service, kafka_bootstrap).publish_pending()
     got = read_topic(kafka_bootstrap, topic_for(service), expect=20)
     assert [Created.FromString(env.payload).name for env, _ in got] == [str(i) for i in range(20)]
-
-
-def kafka_ctl(action: str) -> None:
-    subprocess.run(["bash", str(REPO_ROOT / "deploy/local/kafka.sh"), action], check=True, timeout=180)
-
-
-def test_broker_restart_while_writing_loses_nothing(db: Database, service: str, kafka_bootstrap: str) -> None:
-    relay = OutboxRelay(db, service, kafka_bootstrap)
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop, 0.05), daemon=True)
-    thread.start()
-    numbers = [f"n{i:03d}" for i in range(60)]
-    try:
-        write_events(db, service, numbers[:20])
-        kafka_ctl("stop")
-        write_events(db, service, numbers[20:40])  # the broker is down: writes go on
-        assert unpublished(db) >= 20
-        kafka_ctl("start")
-        write_events(db, service, numbers[40:])
-        deadline = time.monotonic() + 120
-        while unpublished(db) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert unpublished(db) == 0
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    got = read_topic(kafka_bootstrap, topic_for(service), expect=60)
-    assert {Created.FromString(env.payload).candidate_no for env, _ in got} == set(numbers)
 
 
 def subscription(service: str, fail_on: str = "") -> Subscription:
