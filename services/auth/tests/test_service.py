@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -13,8 +14,10 @@ from sqlalchemy import select, text
 
 from services.auth.adapters.tables import CandidateAccount, SecurityEventRow, Session
 from services.auth.main import SPEC
+from services.auth.service.sessions import ACTIVITY_STEP
 from zsb.auth.v1 import auth_pb2 as pb
 from zsb.auth.v1 import auth_pb2_grpc
+from zsb.common.clock import utcnow
 from zsb.common.principal import TokenVerifier
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.tables import outbox
@@ -327,6 +330,29 @@ def test_idle_session_times_out(auth: Auth) -> None:
             s.last_seen_at = s.last_seen_at.replace(year=2000)
     err = rpc_error(auth.stub.ValidateSession, pb.ValidateSessionRequest(session_id=sid))
     assert "长时间未操作" in err.details()
+
+
+def test_activity_is_recorded_once_per_step_and_keeps_the_session_alive(auth: Auth) -> None:
+    sid = logged_in(auth)
+
+    def last_seen() -> datetime:
+        with auth.runtime.ctx.db.unit_of_work() as session:
+            return session.scalars(select(Session).where(Session.revoked_at.is_(None))).one().last_seen_at
+
+    def move_back(by: timedelta) -> None:
+        with auth.runtime.ctx.db.unit_of_work() as session:
+            row = session.scalars(select(Session).where(Session.revoked_at.is_(None))).one()
+            row.last_seen_at -= by
+
+    move_back(ACTIVITY_STEP / 2)
+    before = last_seen()
+    auth.stub.ValidateSession(pb.ValidateSessionRequest(session_id=sid))
+    assert last_seen() == before  # within the step: no write
+    # 14 minutes idle: still alive, and this request counts as activity again.
+    move_back(timedelta(minutes=14))
+    view = auth.stub.ValidateSession(pb.ValidateSessionRequest(session_id=sid))
+    assert utcnow() - last_seen() < ACTIVITY_STEP
+    assert datetime.fromtimestamp(view.idle_expires_at, UTC).replace(tzinfo=None) > utcnow() + timedelta(minutes=14)
 
 
 def test_other_sessions_are_listed_and_can_be_ended(auth: Auth) -> None:
