@@ -3,6 +3,11 @@
 Both run with the same concurrency (one worker per core). Each login is what a candidate
 does: fetch a captcha, then post 考生号, password and captcha to the JSON API; the captcha
 answer comes from the auth service's test side channel. Ratio = logins/s ÷ hashes/s.
+
+Why the ratio is what it is: the CPU each login costs per process (auth, gateway, and this
+client, which shares the cores) is printed beside the hash's own cost. When the logins keep the
+cores busy, the ratio is the hash's share of that total; the CPU-bound ceiling (cores ÷ CPU per
+login) shows whether anything else (waiting, not computing) holds the logins back.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from bench.load.report import cpu_seconds, own_cpu_seconds
 from services.auth.service.hashing import PASSWORD_HASHER
 from zsb.common.pii import generate_key
 from zsb.common.principal import generate_keypair
@@ -29,8 +35,9 @@ WORKERS = os.cpu_count() or 2
 CANDIDATES = 200
 
 
-def hash_rate() -> float:
-    """Argon2id verifications per second with WORKERS threads (argon2-cffi releases the GIL)."""
+def hash_rate() -> tuple[float, float]:
+    """Argon2id verifications per second with WORKERS threads (argon2-cffi releases the GIL), and
+    the CPU seconds of one."""
     stored = PASSWORD_HASHER.hash("Bench2026!pass")
     deadline = time.perf_counter() + SECONDS / 2
 
@@ -41,10 +48,10 @@ def hash_rate() -> float:
             n += 1
         return n
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(WORKERS) as pool:
         total = sum(pool.map(lambda _: worker(), range(WORKERS)))
-    return total / (time.perf_counter() - started)
+    return total / (time.perf_counter() - started), (time.process_time() - cpu) / total
 
 
 def seed(env: dict[str, str]) -> list[tuple[str, str]]:
@@ -64,7 +71,7 @@ for n, p in created: print(n, p)
     return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
 
 
-def login_rate(gateway: str, accounts: list[tuple[str, str]], answers: Path) -> tuple[float, int]:
+def login_rate(gateway: str, accounts: list[tuple[str, str]], answers: Path) -> tuple[float, int, int]:
     deadline = time.perf_counter() + SECONDS
     lock = threading.Lock()
     errors = 0
@@ -93,7 +100,7 @@ def login_rate(gateway: str, accounts: list[tuple[str, str]], answers: Path) -> 
     started = time.perf_counter()
     with ThreadPoolExecutor(WORKERS * 2) as pool:
         total = sum(pool.map(worker, range(WORKERS * 2)))
-    return total / (time.perf_counter() - started), errors
+    return total / (time.perf_counter() - started), errors, total
 
 
 def main() -> None:
@@ -119,10 +126,19 @@ def main() -> None:
         platform.start_all()
         try:
             accounts = seed({**platform.procs["auth"].env, "PYTHONPATH": f"{os.getcwd()}/libs:{os.getcwd()}"})
-            ceiling = hash_rate()
-            rate, errors = login_rate(f"http://127.0.0.1:{platform.gateway_ports[0]}", accounts, answers)
+            ceiling, hash_cpu = hash_rate()
+            procs = {name: p.popen.pid for name, p in platform.procs.items() if p.popen is not None}
+            before = {name: cpu_seconds(pid) for name, pid in procs.items()} | {"client": own_cpu_seconds()}
+            rate, errors, logins = login_rate(f"http://127.0.0.1:{platform.gateway_ports[0]}", accounts, answers)
+            after = {name: cpu_seconds(pid) for name, pid in procs.items()} | {"client": own_cpu_seconds()}
         finally:
             platform.stop_all()
-    print(f"argon2id verifications ({WORKERS} threads): {ceiling:.1f}/s")
+    per_login = {name: (after[name] - before[name]) / logins * 1000 for name in after}
+    total, hashing = sum(per_login.values()), hash_cpu * 1000
+    print(f"argon2id verifications ({WORKERS} threads): {ceiling:.1f}/s  ({hashing:.1f} ms of CPU each)")
     print(f"logins through the gateway:              {rate:.1f}/s  errors: {errors}")
     print(f"ratio to the hash-bound ceiling:         {rate / ceiling:.2f}")
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(per_login.items(), key=lambda kv: -kv[1]))
+    print(f"CPU ms per login: {parts}; total {total:.1f}, of which the hash {hashing / total:.0%}")
+    print(f"CPU-bound ceiling ({WORKERS} cores ÷ CPU per login): {WORKERS / total * 1000:.1f}/s, "
+          f"reached {rate / (WORKERS / total * 1000):.2f}")  # fmt: skip
