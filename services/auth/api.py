@@ -7,7 +7,9 @@ from sqlalchemy import select
 
 from services.auth.adapters.sms import make_sms_sender
 from services.auth.adapters.tables import SecurityEventRow
+from services.auth.domain.audit import AuditQuery
 from services.auth.service.accounts import AccountsService
+from services.auth.service.audit_log import AuditLogService
 from services.auth.service.passwords import PasswordsService
 from services.auth.service.sessions import CANDIDATE, STAFF, Client, SessionsService
 from zsb.auth.v1 import auth_pb2 as pb
@@ -49,6 +51,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self.sessions = SessionsService(ctx)
         self.passwords = PasswordsService(ctx, self.sessions, make_sms_sender(ctx.settings))
         self.accounts = AccountsService(ctx)
+        self.audit_log = AuditLogService(ctx)
 
     def NewCaptcha(self, request: pb.NewCaptchaRequest, context: grpc.ServicerContext) -> pb.NewCaptchaResponse:
         captcha_id, png, ttl = self.sessions.new_captcha()
@@ -209,6 +212,41 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                     for r in rows
                 ]
             )
+
+    def SearchAudit(self, request: pb.SearchAuditRequest, context: grpc.ServicerContext) -> pb.SearchAuditResponse:
+        rows, total, actions = self.audit_log.search(
+            lambda: AuditQuery.parse(
+                request.actor,
+                request.subject,
+                request.service,
+                request.action,
+                request.since,
+                request.until,
+                request.limit,
+                request.offset,
+            ),
+            with_actions=request.with_actions,
+        )
+        return pb.SearchAuditResponse(
+            entries=[
+                pb.AuditEntry(
+                    id=r.id,
+                    at=unix(r.at),
+                    service=r.service,
+                    action=r.action,
+                    subject=r.subject,
+                    candidate_no=r.candidate_no,
+                    actor=r.actor,
+                    actor_role=r.actor_role,
+                    detail=r.detail,
+                    ip=r.ip,
+                    level=r.level,
+                )
+                for r in rows
+            ],
+            total=total,
+            actions=[pb.AuditAction(service=s, action=a) for s, a in actions],
+        )
 
 
 def registrars(ctx: ServiceContext) -> list[Registrar]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.auth.api import PUBLIC_METHODS, registrars
+from services.auth.consumers import subscriptions
 from zsb.common.runtime import ServiceSpec, run_service
 
 SPEC = ServiceSpec(
     name="auth",
     migrations_dir=Path(__file__).parent / "migrations",
     registrars=registrars,
+    subscriptions=subscriptions,
     public_methods=PUBLIC_METHODS,
 )
 

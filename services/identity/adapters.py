@@ -6,7 +6,8 @@
 - `photos`: the current photo of each kind; the bytes are in the private bucket `zsb-identity-photos`;
 - `verification_jobs`: the queue of automatic verifications (claimed with SKIP LOCKED on MySQL)
   and their results, the history the reviewers see;
-- `staff_audit`: every staff decision and every staff view of a photo, and the retention job's deletions.
+- `staff_audit`: every staff decision and every staff view of a photo, and the retention job's deletions;
+- `calendar_phases`: our copy of registration's calendar, for the 身份认证 window.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, MetaData, St
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from services.identity.domain.case import CaseStatus, IdentityCase, PhotoKind, ReviewReason
+from zsb.common.calendar import calendar_table
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -119,6 +121,11 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(20), index=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+# Our copy of registration's calendar (CalendarPhaseChanged): 身份认证 runs from the opening of
+# 信息确认 to the close of 网上支付 (zsb.common.calendar).
+calendar_phases = calendar_table(Base.metadata)
 
 
 class JobState:

@@ -78,6 +78,7 @@ def identity_to_pb(app: IdentityApp, mine: MyIdentity) -> pb.IdentityView:
     case, policy, settings = mine.case, app.deps.policy, app.settings
     notice = consent_notice(settings.photo_retention_days)
     eligible = not mine.ineligible
+    in_time = mine.window.open
     present = {k for k, p in mine.photos.items() if p.deleted_at is None}
     consented = case.has_consent(policy)
     advice = guidance(case, policy)
@@ -102,13 +103,14 @@ def identity_to_pb(app: IdentityApp, mine: MyIdentity) -> pb.IdentityView:
         photos=_photos(mine.photos),
         attempts=case.attempts,
         max_attempts=policy.max_automatic_attempts,
-        can_upload=eligible and consented and case.status.open,
+        can_upload=eligible and in_time and consented and case.status.open,
         can_start=eligible
+        and in_time
         and consented
         and case.status.open
         and present >= set(PhotoKind)
         and not (case.status is CaseStatus.RETAKE and case.retake_kind is not None),
-        can_request_review=eligible and consented and case.status.open and present >= set(PhotoKind),
+        can_request_review=eligible and in_time and consented and case.status.open and present >= set(PhotoKind),
         review_reason=reason,
         review_reason_label=reason_label,
         request_reason=case.request_reason,
@@ -116,6 +118,8 @@ def identity_to_pb(app: IdentityApp, mine: MyIdentity) -> pb.IdentityView:
         decided_at=_ts(case.decided_at),
         retake_kind=case.retake_kind.value if case.retake_kind else "",
         max_upload_bytes=settings.photo_max_bytes,
+        window_open=in_time,
+        window_text=mine.window.text,
     )
     if mine.current is not None:
         out.has_current = True

@@ -1,7 +1,8 @@
 """Kafka event handlers of the identity service; each runs inside the consumer's transaction.
 
 registration: `RegistrationSubmitted` (city and point while the form may change),
-`RegistrationConfirmed` (身份认证 opens; name, city and point fixed), `RegistrationAbandoned`.
+`RegistrationConfirmed` (身份认证 opens; name, city and point fixed), `RegistrationAbandoned`,
+`CalendarPhaseChanged` (our copy of the calendar: 身份认证 runs from 信息确认 to the end of 网上支付).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.orm import Session
 
+from services.identity.adapters import calendar_phases
 from services.identity.service.projection import record_abandoned, record_confirmed, record_submitted
+from zsb.common.calendar import apply_phase_changed
 from zsb.common.clock import utcnow
 from zsb.common.consumer import Subscription
 from zsb.common.events import Envelope, topic_for
@@ -38,5 +41,9 @@ def subscriptions(_ctx: ServiceContext) -> list[Subscription]:
     @sub.on(reg.RegistrationAbandoned)
     def on_abandoned(session: Session, event: reg.RegistrationAbandoned, _env: Envelope) -> None:
         record_abandoned(session, event.candidate_no, event.city_code, event.point_code, _at(event.at))
+
+    @sub.on(reg.CalendarPhaseChanged)
+    def on_calendar(session: Session, event: reg.CalendarPhaseChanged, _env: Envelope) -> None:
+        apply_phase_changed(session, calendar_phases, event)
 
     return [sub]

@@ -44,6 +44,7 @@ def batch_pb(b: BatchView) -> pb.Batch:
         closes_at=_time(b.closes_at),
         state=int(b.state),
         window_text=b.window_text,
+        schedule_line=b.schedule_line,
     )
 
 

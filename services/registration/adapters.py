@@ -65,6 +65,7 @@ class Candidate(Base):
     review_reason: Mapped[str] = mapped_column(String(400), default="")
     review_submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     review_decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    review_bonus_points: Mapped[int] = mapped_column(Integer, default=0)  # 奖励加分 granted on approval
 
 
 class NoticeReadingRow(Base):
@@ -171,6 +172,7 @@ def to_registration(row: Candidate, readings: list[NoticeReadingRow]) -> Registr
             reason=row.review_reason,
             submitted_at=row.review_submitted_at,
             decided_at=row.review_decided_at,
+            bonus_points=row.review_bonus_points or 0,
         )
     return Registration(
         notices={
@@ -231,6 +233,7 @@ class CandidateRepository:
             row.review_reason = review.reason
             row.review_submitted_at = review.submitted_at
             row.review_decided_at = review.decided_at
+            row.review_bonus_points = review.bonus_points
         row.status = reg.status.value
         stored = {r.notice: r for r in self.readings(row.candidate_no)}
         for notice, reading in reg.notices.items():

@@ -31,6 +31,7 @@ from zsb.common.grpc_server import Registrar, registrar
 from zsb.common.pii import mask_id_number, mask_phone
 from zsb.common.principal import current_principal, require_candidate, require_scope
 from zsb.common.runtime import ServiceContext
+from zsb.common.validators import MAINLAND_PROVINCES
 from zsb.registration.v1 import registration_pb2 as pb
 from zsb.registration.v1 import registration_pb2_grpc
 
@@ -90,6 +91,7 @@ def _name(options, code: str) -> str:
 def display_fields(info: dict, reference: ReferenceData, masked: bool) -> list[pb.DisplayField]:
     """The form as printed: codes turned into names, yes/no in words, numbers masked for staff."""
     major = reference.major_category(info.get("major_category", ""))
+    province = str(info.get("household_province", "") or "")
     values = {
         "ethnicity": _name(reference.ethnicities, info.get("ethnicity", "")),
         "political_status": _name(reference.political_statuses, info.get("political_status", "")),
@@ -101,6 +103,7 @@ def display_fields(info: dict, reference: ReferenceData, masked: bool) -> list[p
         "music_test_subject": _name(reference.music_test_subjects, info.get("music_test_subject", "")),
         "poverty_registered": "是" if info.get("poverty_registered") else "否",
         "claims_bonus_points": "是" if info.get("claims_bonus_points") else "否",
+        "household_province": MAINLAND_PROVINCES.get(province, province),
     }
     out = []
     for key, label in FIELD_LABELS.items():
@@ -183,6 +186,9 @@ def registration_to_pb(s: Snapshot, masked: bool) -> pb.Registration:
                 required_labels=[k.label for k in kinds],
                 submitted_at=_ts(review.submitted_at),
                 decided_at=_ts(review.decided_at),
+                claims_bonus_points=review.claims_bonus_points,
+                bonus_points=review.bonus_points,
+                bonus_points_max=reference.bonus_points_max,
             )
         )
     return out
@@ -232,6 +238,7 @@ def calendar_to_pb(s: CalendarSnapshot) -> pb.CalendarView:
     view = pb.CalendarView()
     for phase in Phase:
         window, record = s.calendar.window(phase), s.records.get(phase)
+        line = s.calendar.line(phase, s.now, s.published(phase))
         view.phases.add(
             phase=phase.value,
             label=PHASE_LABELS[phase],
@@ -241,6 +248,8 @@ def calendar_to_pb(s: CalendarSnapshot) -> pb.CalendarView:
             text=s.calendar.describe(phase, s.now),
             updated_at=_ts(record.updated_at) if record else 0,
             updated_by=record.updated_by if record else "",
+            line=str(line),
+            line_state=line.state.value,
         )
     upcoming = s.calendar.next_opening(s.now)
     if upcoming is not None:
@@ -438,7 +447,8 @@ class RegistrationServicer(DocumentsApi, registration_pb2_grpc.RegistrationServi
         return registration_to_pb(self.staff.get_registration(request.candidate_no), masked=True)
 
     def DecideReview(self, request: pb.DecideReviewRequest, context: grpc.ServicerContext) -> pb.Registration:
-        return registration_to_pb(self.staff.decide(request.candidate_no, request.approve, request.reason), masked=True)
+        decided = self.staff.decide(request.candidate_no, request.approve, request.reason, request.bonus_points)
+        return registration_to_pb(decided, masked=True)
 
     def ListReports(self, request: pb.ListReportsRequest, context: grpc.ServicerContext) -> pb.ListReportsResponse:
         return pb.ListReportsResponse(reports=[report_to_pb(v) for v in self.staff.list_reports(request.scope)])

@@ -13,6 +13,7 @@ from services.results.service.review import ReviewService, SolicitationStatus, V
 from services.results.service.runs import DRY, Outcome, RunsService, list_phases, list_staff_actions
 from services.results.service.scores import AMEND, REPLACE, ScoresService
 from services.results.service.settings import SettingsService
+from services.results.service.stats import Count, StatsService
 from services.results.service.views import ResultsView, ViewsService
 from zsb.common.clock import utcnow
 from zsb.common.errors import InvalidArgument
@@ -100,7 +101,7 @@ def _solicitation(s: SolicitationStatus) -> pb.SolicitationInfo:
 
 
 def _results(view: ResultsView) -> pb.CandidateResults:
-    out = pb.CandidateResults(candidate_no=view.candidate_no, name=view.name)
+    out = pb.CandidateResults(candidate_no=view.candidate_no, name=view.name, note=view.note)
     s = view.scores
     if s is not None:
         out.scores.CopyFrom(
@@ -180,6 +181,7 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         self.runs = RunsService(ctx)
         self.review = ReviewService(ctx)
         self.views = ViewsService(ctx, self.runs, self.review)
+        self.stats = StatsService(ctx, self.runs)
 
     # ---- scores ----
 
@@ -425,13 +427,58 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
     def LookupCandidate(self, request: pb.LookupCandidateRequest, context: grpc.ServicerContext) -> pb.CandidateResults:
         return _results(self.views.lookup(request.candidate_no))
 
+    def GetResultsStats(self, request: pb.GetResultsStatsRequest, context: grpc.ServicerContext) -> pb.ResultsStats:
+        v = self.stats.stats()
+
+        def counts(rows: list[Count]) -> list[pb.AdmissionCount]:
+            return [
+                pb.AdmissionCount(
+                    key=c.key, label=c.label, dispatched=c.dispatched, admitted=c.admitted, returned=c.returned
+                )
+                for c in rows
+            ]
+
+        return pb.ResultsStats(
+            scores_published=v.scores_published_at is not None,
+            scores_published_at=unix(v.scores_published_at),
+            band_width=v.band_width,
+            scored=v.scored,
+            bands=[
+                pb.CategoryBands(
+                    major_category=b.major_category,
+                    candidates=b.candidates,
+                    highest=b.highest,
+                    bands=[pb.StatsBand(low=x.low, high=x.high, count=x.count) for x in b.bands],
+                )
+                for b in v.bands
+            ],
+            admission_published=v.phase is not None,
+            phase_label=v.phase.label if v.phase else "",
+            final=v.final,
+            admission_published_at=unix(v.admission_published_at),
+            participants=v.participants,
+            by_batch=counts(v.by_batch),
+            by_institution=counts(v.by_institution),
+            by_major=counts(v.by_major),
+            solicitations=[
+                pb.SolicitationCount(
+                    batch_code=x.batch_code,
+                    batch_name=x.batch_name,
+                    vacancies=x.vacancies,
+                    applicants=x.applicants,
+                    dispatched=x.dispatched,
+                )
+                for x in v.solicitations
+            ],
+        )
+
     def GetMyResults(self, request: pb.GetMyResultsRequest, context: grpc.ServicerContext) -> pb.CandidateResults:
         return _results(self.views.my_results())
 
     def GetScoreBands(self, request: pb.GetScoreBandsRequest, context: grpc.ServicerContext) -> pb.ScoreBands:
-        view = self.views.bands()
+        view, note = self.views.bands()
         if view is None:
-            return pb.ScoreBands(published=False)
+            return pb.ScoreBands(published=False, note=note)
         mine = view.my_total
         bands = [
             pb.ScoreBand(low=lo, high=hi, count=c, cumulative=cum, mine=mine is not None and lo <= mine <= hi)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from services.results.adapters.tables import calendar_phases
 from services.results.service import facts
+from zsb.common.calendar import apply_phase_changed
 from zsb.common.consumer import Subscription
 from zsb.common.events import Envelope, topic_for
 from zsb.common.runtime import ServiceContext
@@ -27,6 +29,10 @@ def subscriptions(_ctx: ServiceContext) -> list[Subscription]:
     @sub.on(reg_ev.RegistrationAbandoned)
     def abandoned(session: Session, e: reg_ev.RegistrationAbandoned, _env: Envelope) -> None:
         facts.on_abandoned(session, e)
+
+    @sub.on(reg_ev.CalendarPhaseChanged)
+    def calendar(session: Session, e: reg_ev.CalendarPhaseChanged, _env: Envelope) -> None:
+        apply_phase_changed(session, calendar_phases, e)  # our copy, for the 成绩查询 phase
 
     @sub.on(reg_ev.QualificationApproved)
     def approved(session: Session, e: reg_ev.QualificationApproved, _env: Envelope) -> None:

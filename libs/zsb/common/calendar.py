@@ -1,13 +1,23 @@
 """The calendar of the year (报名、确认、支付、审核、准考证、成绩): pure rules plus a shared projection.
 
 The registration service owns the calendar: the province sets each phase's window there, every
-change is audited and published as `CalendarPhaseChanged`. Any other service keeps a local copy
-of the windows in a `calendar_phases` table of its own database (`calendar_table`, filled by
-`apply_phase_changed` from its consumer), so it can enforce the phases without cross-DB reads.
+change is audited and published as `CalendarPhaseChanged`. Each service that enforces a phase for
+its own actions keeps a local copy of the windows in a `calendar_phases` table of its own database
+(`calendar_table`, filled by `apply_phase_changed` from its consumer), so it never reads another
+service's database:
+
+| phase / span | enforced by | on |
+| --- | --- | --- |
+| 网上报名, 信息确认, 资格审核 | registration | 填写基本信息, 确定, staff review decisions |
+| 准考证打印 | registration (表格下载) | the candidate's ticket download (also needs a published arrangement) |
+| 信息确认 opens → 网上支付 closes | identity (`span`) | consent, photo upload, 开始认证, 申请人工审核 |
+| 网上支付 | payment | StartPayment |
+| 成绩查询 | results | the candidate's scores and bands, shown once the phase has opened and ever after |
 
 Windows are naive UTC datetimes; either end may be unset. A phase that was never set, or whose
 ends are both unset, is OPEN: deployments and tests that never configure a calendar keep working.
-Preference batches (志愿填报, 征集志愿) are windowed in the preferences service and not repeated here.
+Preference batches (志愿填报) keep their windows in the preferences service and 征集志愿 its window
+in the results service (set with the vacancies); the province's calendar page shows them all.
 """
 
 from __future__ import annotations
@@ -33,6 +43,13 @@ class Phase(StrEnum):
     TICKET_PRINTING = "ticket_printing"  # 准考证打印
     SCORE_PUBLICATION = "score_publication"  # 成绩查询
 
+
+# Phases that only mean something once staff publish (the arrangement, the scores), with what
+# their schedule line says until then (see `Calendar.line`).
+PUBLICATION_PHASES: dict[Phase, str] = {
+    Phase.TICKET_PRINTING: "考场编排发布后开放",
+    Phase.SCORE_PUBLICATION: "成绩发布后开放",
+}
 
 PHASE_LABELS: dict[Phase, str] = {
     Phase.REGISTRATION: "网上报名",
@@ -64,6 +81,44 @@ def parse_phase(value: str) -> Phase:
 def _text(at: datetime) -> str:
     local = to_beijing(at)
     return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+def _short(at: datetime) -> str:
+    """'3月1日09:00' in Beijing time, for the lines of a candidate's schedule."""
+    local = to_beijing(at)
+    return f"{local.month}月{local.day}日{local:%H:%M}"
+
+
+STATUS_WORDS: dict[PhaseState, str] = {
+    PhaseState.NOT_YET: "未开始",
+    PhaseState.OPEN: "开放中",
+    PhaseState.CLOSED: "已结束",
+}
+UNSCHEDULED = "时间待公布"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a candidate's 报考日程, e.g. 网上报名：开放中（至3月10日17:30）."""
+
+    label: str
+    state: PhaseState
+    status: str  # 未开始 | 开放中 | 已结束 | 时间待公布
+    detail: str = ""  # 3月1日09:00开始 | 至3月10日17:30 | 3月10日17:30结束 | 考场编排发布后开放
+
+    def __str__(self) -> str:
+        return f"{self.label}：{self.status}" + (f"（{self.detail}）" if self.detail else "")
+
+
+def window_line(label: str, state: PhaseState | None, opens_at: datetime | None, closes_at: datetime | None) -> Line:
+    """The schedule line of any window (a phase, a preference batch); state None: no time set yet."""
+    if state is None:
+        return Line(label, PhaseState.NOT_YET, UNSCHEDULED)
+    if state is PhaseState.NOT_YET:
+        return Line(label, state, STATUS_WORDS[state], f"{_short(opens_at)}开始" if opens_at else "")
+    if state is PhaseState.CLOSED:
+        return Line(label, state, STATUS_WORDS[state], f"{_short(closes_at)}结束" if closes_at else "")
+    return Line(label, state, STATUS_WORDS[state], f"至{_short(closes_at)}" if closes_at else "")
 
 
 @dataclass(frozen=True)
@@ -119,6 +174,57 @@ class Calendar:
         """FailedPrecondition PHASE_CLOSED unless the phase is open now."""
         if self.state(phase, now) is not PhaseState.OPEN:
             raise FailedPrecondition(f"不在办理时间内：{self.describe(phase, now)}", reason="PHASE_CLOSED")
+
+    def has_opened(self, phase: Phase, now: datetime) -> bool:
+        """Open now or already closed: for what stays visible once published (成绩查询)."""
+        return self.state(phase, now) is not PhaseState.NOT_YET
+
+    def line(self, phase: Phase, now: datetime, published: bool | None = None) -> Line:
+        """The truthful schedule line of a phase for candidates.
+
+        For a phase that waits for staff to publish (`PUBLICATION_PHASES`), `published` says whether
+        they have: False makes an open window read 未开始 (考场编排发布后开放); None (the caller cannot
+        know) makes an unset window read 时间待公布 rather than 开放中.
+        """
+        label, window = PHASE_LABELS[phase], self.window(phase)
+        state = window.state(now)
+        if state is PhaseState.OPEN and phase in PUBLICATION_PHASES:
+            if published is False:
+                return Line(label, PhaseState.NOT_YET, STATUS_WORDS[PhaseState.NOT_YET], PUBLICATION_PHASES[phase])
+            if published is None and not window.is_set:
+                return window_line(label, None, None, None)
+        return window_line(label, state, window.opens_at, window.closes_at)
+
+    # --- a span across phases (身份认证: from 信息确认 to the end of 网上支付) -------------------
+
+    def span_state(self, first: Phase, last: Phase, now: datetime) -> PhaseState:
+        """Open from the opening of `first` until the close of `last`."""
+        if self.state(first, now) is PhaseState.NOT_YET:
+            return PhaseState.NOT_YET
+        if self.state(last, now) is PhaseState.CLOSED:
+            return PhaseState.CLOSED
+        return PhaseState.OPEN
+
+    def describe_span(self, label: str, first: Phase, last: Phase, now: datetime) -> str:
+        state = self.span_state(first, last, now)
+        if state is PhaseState.NOT_YET:
+            opens = self.window(first).opens_at
+            assert opens is not None
+            return f"{label}将于{_text(opens)}开放"
+        closes = self.window(last).closes_at
+        if state is PhaseState.CLOSED:
+            assert closes is not None
+            return f"{label}已于{_text(closes)}结束（随{PHASE_LABELS[last]}截止）"
+        if closes is not None:
+            return f"{label}开放中，{_text(closes)}截止（随{PHASE_LABELS[last]}截止）"
+        return f"{label}开放中"
+
+    def require_span(self, label: str, first: Phase, last: Phase, now: datetime) -> None:
+        """FailedPrecondition PHASE_CLOSED outside the span."""
+        if self.span_state(first, last, now) is not PhaseState.OPEN:
+            raise FailedPrecondition(
+                f"不在办理时间内：{self.describe_span(label, first, last, now)}", reason="PHASE_CLOSED"
+            )
 
     def next_opening(self, now: datetime) -> tuple[Phase, datetime] | None:
         """The phase that opens soonest after now, for "下一步何时开放"."""

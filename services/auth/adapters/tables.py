@@ -109,3 +109,32 @@ class SecurityEventRow(Base):
     actor: Mapped[str] = mapped_column(String(40))
     ip: Mapped[str] = mapped_column(String(45))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class AuditLogRow(Base):
+    """The platform's one audit log: this service's security events and every service's staff
+    actions, collected from their events (`event_id` is the CloudEvents id, so each is kept once)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    service: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(64))
+    candidate_no: Mapped[str] = mapped_column(String(14), default="")
+    actor: Mapped[str] = mapped_column(String(40))
+    actor_role: Mapped[str] = mapped_column(String(20), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    level: Mapped[str] = mapped_column(String(10), default="")
+
+    # Each filter of the search is an index leading with it, then the time the page is sorted by.
+    __table_args__ = (
+        Index("ix_audit_log_at", "at", "id"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+        Index("ix_audit_log_subject_at", "subject", "at"),
+        Index("ix_audit_log_candidate_at", "candidate_no", "at"),
+        Index("ix_audit_log_service_action_at", "service", "action", "at"),
+    )

@@ -19,6 +19,7 @@ from services.identity.adapters import (
     write_case,
 )
 from services.identity.domain.case import IdentityCase, PhotoKind, ReviewReason, parse_photo_kind
+from services.identity.service.calendar import IdentityWindow, require_window, window
 from services.identity.service.common import Deps, ineligibility, publish, require_eligible, timestamp
 from zsb.common.errors import InvalidArgument
 from zsb.common.principal import require_candidate
@@ -38,6 +39,7 @@ class MyIdentity:
     photos: dict[PhotoKind, PhotoRow] = field(default_factory=dict)
     current: JobRow | None = None
     queue_position: int = 0
+    window: IdentityWindow = field(default_factory=lambda: IdentityWindow(True, ""))  # 身份认证's span
 
     @property
     def ineligible(self) -> str:
@@ -63,6 +65,7 @@ class CandidateService:
     def _snapshot(self, repo: Repository, candidate_no: str, row: CaseRow | None) -> MyIdentity:
         current = repo.job(row.current_job) if row is not None else None
         return MyIdentity(
+            window=window(repo.session, self.deps.clock()),
             candidate_no=candidate_no,
             candidate=repo.candidate(candidate_no),
             case=to_case(row) if row is not None else IdentityCase(),
@@ -82,6 +85,7 @@ class CandidateService:
         with self.deps.db.unit_of_work() as session:
             repo = self.deps.repo(session)
             require_eligible(repo.candidate(me.subject))
+            require_window(session, now)
             row = repo.case_or_new(me.subject, now)
             case = to_case(row)
             case.check_open()
@@ -97,6 +101,7 @@ class CandidateService:
         with self.deps.db.unit_of_work() as session:  # refuse early, before the costly checks
             repo = self.deps.repo(session)
             require_eligible(repo.candidate(me.subject))
+            require_window(session, self.deps.clock())
             row = repo.case(me.subject)
             (to_case(row) if row is not None else IdentityCase()).check_can_upload(policy)
         checked = check_upload(data, filename, declared_type, settings.upload_limits())
@@ -125,6 +130,7 @@ class CandidateService:
                 repo = self.deps.repo(session)
                 now = self.deps.clock()
                 require_eligible(repo.candidate(me.subject))
+                require_window(session, now)  # again: the window may have closed during the checks
                 row = repo.case_or_new(me.subject, now)
                 case = to_case(row).photo_uploaded(kind, policy)
                 old = repo.photos(me.subject, include_deleted=True).get(kind)
@@ -166,6 +172,7 @@ class CandidateService:
             repo = self.deps.repo(session)
             now = self.deps.clock()
             require_eligible(repo.candidate(me.subject))
+            require_window(session, now)
             row = repo.case_or_new(me.subject, now)
             photos = repo.photos(me.subject)
             case = to_case(row).start(set(photos), self.deps.policy)
@@ -193,6 +200,7 @@ class CandidateService:
             repo = self.deps.repo(session)
             now = self.deps.clock()
             require_eligible(repo.candidate(me.subject))
+            require_window(session, now)
             row = repo.case_or_new(me.subject, now)
             case = to_case(row).request_review(set(repo.photos(me.subject)), reason, self.deps.policy, now)
             write_case(row, case, now)

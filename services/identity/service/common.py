@@ -22,6 +22,7 @@ from zsb.common.objectstore import ObjectStore
 from zsb.common.outbox import add_event
 from zsb.common.principal import Principal
 from zsb.common.runtime import ServiceContext
+from zsb.events.v1 import identity_events_pb2 as ev
 
 SERVICE = "identity"
 CANDIDATE_NO_MAX = 14
@@ -90,7 +91,7 @@ def require_eligible(candidate: CandidateRow | None) -> CandidateRow:
 
 
 def audit(session: Session, actor: str, actor_role: str, action: str, subject: str, detail: str, at: datetime) -> None:
-    """A row of the staff audit, in the caller's transaction."""
+    """A row of the staff audit, published as IdentityStaffAction, in the caller's transaction."""
     session.add(
         AuditRow(
             at=at,
@@ -100,6 +101,18 @@ def audit(session: Session, actor: str, actor_role: str, action: str, subject: s
             subject=subject[:20],
             detail=detail[:500],
         )
+    )
+    publish(
+        session,
+        subject[:20],
+        ev.IdentityStaffAction(
+            action=action,
+            subject=subject[:20],
+            actor=actor[:40],
+            actor_role=actor_role[:20],
+            detail=detail[:500],
+            at=timestamp(at),
+        ),
     )
 
 

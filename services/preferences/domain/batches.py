@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
+from zsb.common.calendar import Line, PhaseState, window_line
 from zsb.common.clock import beijing_text
 
 
@@ -67,6 +68,14 @@ class Window:
         if state is WindowState.CLOSED:
             return f"填报已于 {beijing_text(self.closes_at)} 结束"
         return f"正在填报，填报时间：{span}"
+
+    def line(self, label: str, now: datetime) -> Line:
+        """The batch's line in a candidate's 报考日程, worded like the calendar's phases."""
+        state = self.state(now)
+        if state is WindowState.NOT_SCHEDULED:
+            return window_line(label, None, None, None)
+        as_phase = {WindowState.NOT_YET_OPEN: PhaseState.NOT_YET, WindowState.OPEN: PhaseState.OPEN}
+        return window_line(label, as_phase.get(state, PhaseState.CLOSED), self.opens_at, self.closes_at)
 
     def closed_reason(self, now: datetime) -> str:
         """Why a submission is refused now; '' while the window is open."""

@@ -68,6 +68,7 @@ class BatchView:
     state: WindowState
     window_text: str
     closed_reason: str
+    schedule_line: str = ""
 
     @classmethod
     def of(cls, row: BatchRow, now: datetime) -> BatchView:
@@ -82,6 +83,7 @@ class BatchView:
             window.state(now),
             window.text(now),
             window.closed_reason(now),
+            str(window.line(f"{row.name}志愿填报", now)),
         )
 
 

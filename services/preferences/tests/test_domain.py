@@ -91,6 +91,14 @@ def test_window_states_and_texts_in_beijing_time() -> None:
     assert Window(None, None).closed_reason(T0) == "本批次填报时间尚未公布，暂不能填报"
 
 
+def test_a_batch_window_reads_like_the_calendars_lines() -> None:
+    w, label = Window(T0, T0 + timedelta(days=3)), "普通批本科志愿填报"
+    assert str(Window(None, None).line(label, T0)) == "普通批本科志愿填报：时间待公布"
+    assert str(w.line(label, T0 - timedelta(hours=1))) == "普通批本科志愿填报：未开始（6月20日09:00开始）"
+    assert str(w.line(label, T0)) == "普通批本科志愿填报：开放中（至6月23日09:00）"
+    assert str(w.line(label, T0 + timedelta(days=3))) == "普通批本科志愿填报：已结束（6月23日09:00结束）"
+
+
 def test_window_settings_are_checked() -> None:
     assert check_window(None, None) == ""
     assert check_window(T0, None) == "请同时填写开始时间和结束时间"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 
@@ -34,15 +34,6 @@ MAX_ROOMS_IN_REQUEST = 1000
 
 def _ts(at: datetime | None) -> int:
     return unix(at) if at else 0
-
-
-def _from_ts(seconds: int, field: str) -> datetime | None:
-    if not seconds:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
-    except (OverflowError, OSError, ValueError):
-        raise InvalidArgument("时间不正确", reason="BAD_TIME", field=field) from None
 
 
 @contextmanager
@@ -90,6 +81,7 @@ def overview_to_pb(o: Overview) -> pb.DocumentsOverview:
         arrangement_published=o.published,
         ticket_open_at=_ts(o.ticket_open_at),
         ticket_close_at=_ts(o.ticket_close_at),
+        ticket_text=o.ticket_text,
         pledge=pledge_to_pb(o.pledge, o.now),
     )
     if o.seat is not None:
@@ -102,8 +94,6 @@ def plan_to_pb(snap: PlanSnapshot) -> pb.ExamPlan:
     out = pb.ExamPlan(
         settings=pb.ExamSettings(
             exam_title=s.exam_title,
-            ticket_open_at=_ts(s.ticket_open_at),
-            ticket_close_at=_ts(s.ticket_close_at),
             arrangement_seed=s.arrangement_seed,
             plan_version=s.plan_version,
             updated_at=_ts(s.updated_at),
@@ -201,14 +191,7 @@ class DocumentsApi:
         return plan_to_pb(PlanService(self._deps).get())
 
     def SaveExamSettings(self, request: pb.ExamSettings, context: grpc.ServicerContext) -> pb.ExamPlan:
-        return plan_to_pb(
-            PlanService(self._deps).save_settings(
-                request.exam_title,
-                _from_ts(request.ticket_open_at, "ticket_open_at"),
-                _from_ts(request.ticket_close_at, "ticket_close_at"),
-                request.arrangement_seed,
-            )
-        )
+        return plan_to_pb(PlanService(self._deps).save_settings(request.exam_title, request.arrangement_seed))
 
     def SaveExamSite(self, request: pb.SaveExamSiteRequest, context: grpc.ServicerContext) -> pb.ExamPlan:
         site = request.site

@@ -1,8 +1,9 @@
 """Tables of 表格下载 and the exam arrangement (migration 0003), on the service's metadata.
 
-`exam_settings` has one row (id 1, made by the migration): the exam's title, the ticket window,
-the seed, and `plan_version`, bumped by every change of sites, rooms or timetable. Arrangement
-use cases lock that row first, so two staff members cannot run or publish at the same time.
+`exam_settings` has one row (id 1, made by the migration): the exam's title, the seed, and
+`plan_version`, bumped by every change of sites, rooms or timetable (the printing window is the
+calendar's 准考证打印 phase since migration 0006). Arrangement use cases lock that row first,
+so two staff members cannot run or publish at the same time.
 Seat assignments carry UNIQUE constraints: one seat per candidate and one candidate per seat in
 each arrangement, whatever the code above them does.
 """
@@ -24,8 +25,6 @@ class ExamSettingsRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
     exam_title: Mapped[str] = mapped_column(String(60))
-    ticket_open_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    ticket_close_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     arrangement_seed: Mapped[str] = mapped_column(String(40))
     plan_version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

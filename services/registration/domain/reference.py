@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.registration.domain.documents import DocumentKind
+from services.registration.domain.documents import BONUS_POINTS_CEILING, BONUS_POINTS_MAX, DocumentKind
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,8 @@ _LIST_KINDS: dict[str, type[Option]] = {
 
 @dataclass(frozen=True)
 class ReferenceData:
-    """Every list the form's drop-downs come from, plus the age range the province accepts."""
+    """Every list the form's drop-downs come from, the age range the province accepts, and the most
+    奖励加分 a reviewer may grant one candidate."""
 
     ethnicities: OptionList
     political_statuses: OptionList
@@ -121,6 +122,7 @@ class ReferenceData:
     music_test_subjects: OptionList
     min_age: int = 16
     max_age: int = 60
+    bonus_points_max: int = BONUS_POINTS_MAX
 
     def __post_init__(self) -> None:
         for category in self.major_categories:
@@ -137,6 +139,8 @@ class ReferenceData:
             raise ValueError("candidate types must be CandidateType")
         if not 0 < self.min_age <= self.max_age:
             raise ValueError("age range is empty")
+        if not 0 <= self.bonus_points_max <= BONUS_POINTS_CEILING:
+            raise ValueError(f"bonus_points_max must be a whole number from 0 to {BONUS_POINTS_CEILING}")
 
     def candidate_type(self, code: str) -> CandidateType | None:
         found = self.candidate_types.get(code)
@@ -155,7 +159,15 @@ class ReferenceData:
         """Build from the JSON shape `to_dict` writes; raises ValueError on inconsistent data."""
         try:
             lists = {name: _options(kind, data.get(name, ())) for name, kind in _LIST_KINDS.items()}
-            return cls(**lists, min_age=int(data.get("min_age", 16)), max_age=int(data.get("max_age", 60)))
+            bonus_max = data.get("bonus_points_max", BONUS_POINTS_MAX)
+            if isinstance(bonus_max, bool) or not isinstance(bonus_max, int):
+                raise ValueError("bonus_points_max must be a whole number")
+            return cls(
+                **lists,
+                min_age=int(data.get("min_age", 16)),
+                max_age=int(data.get("max_age", 60)),
+                bonus_points_max=bonus_max,
+            )
         except (TypeError, KeyError) as exc:
             raise ValueError(f"malformed reference data: {exc}") from exc
 
@@ -163,6 +175,7 @@ class ReferenceData:
         out: dict[str, Any] = {name: _rows(getattr(self, name)) for name in _LIST_KINDS}
         out["min_age"] = self.min_age
         out["max_age"] = self.max_age
+        out["bonus_points_max"] = self.bonus_points_max
         return out
 
 
@@ -304,6 +317,7 @@ SEED_DICT: dict[str, Any] = {
     ],
     "min_age": 16,
     "max_age": 60,
+    "bonus_points_max": BONUS_POINTS_MAX,
 }
 
 SEED = ReferenceData.from_dict(SEED_DICT)

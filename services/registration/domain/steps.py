@@ -16,7 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from services.registration.domain.documents import DocumentKind, QualificationReview, QualificationStatus
+from services.registration.domain.documents import (
+    BONUS_POINTS_MAX,
+    DocumentKind,
+    QualificationReview,
+    QualificationStatus,
+)
 from zsb.common.errors import FailedPrecondition
 
 NOTICE_MIN_READING = timedelta(seconds=10)
@@ -316,11 +321,14 @@ class Registration:
         self._check_open(Step.QUALIFICATION)
         return replace(self, qualification=self._review().submit(uploaded, at))
 
-    def approve_qualification(self, at: datetime) -> Registration:
+    def approve_qualification(
+        self, at: datetime, bonus_points: str = "", bonus_points_max: int = BONUS_POINTS_MAX
+    ) -> Registration:
+        """审核通过, with the 奖励加分 granted as the reviewer typed it (see `QualificationReview.approve`)."""
         self._check_active()
         if self.qualification is None:
             raise FailedPrecondition("该考生尚未提交审核材料", reason="REVIEW_NOT_PENDING")
-        return replace(self, qualification=self.qualification.approve(at))
+        return replace(self, qualification=self.qualification.approve(at, bonus_points, bonus_points_max))
 
     def reject_qualification(self, reason: str, at: datetime) -> Registration:
         self._check_active()

@@ -1,7 +1,8 @@
 """The calendar of the year: the province sets each phase's window; everyone reads it.
 
 Each change is audited (`calendar_changed`) and published as `CalendarPhaseChanged`, from which
-other services keep their own copy (zsb.common.calendar).
+other services keep their own copy (zsb.common.calendar). This service enforces 网上报名,
+信息确认, 资格审核 and 准考证打印 (表格下载) from its own table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.registration.adapters import calendar_phases
+from services.registration.documents.tables import ArrangementRow
 from services.registration.service.common import audit, publish, timestamp
 from zsb.common.calendar import Calendar, Phase, Window, is_phase, load_calendar, parse_phase, store_phase
 from zsb.common.clock import beijing_text, unix, utcnow
@@ -34,6 +36,11 @@ class CalendarSnapshot:
     calendar: Calendar
     records: dict[Phase, PhaseRecord]
     now: datetime
+    arrangement_published: bool = False  # 准考证打印 waits for it
+
+    def published(self, phase: Phase) -> bool | None:
+        """Whether the publication a phase waits for is out, when this service knows it."""
+        return self.arrangement_published if phase is Phase.TICKET_PRINTING else None
 
 
 def require_phase(session: Session, phase: Phase, now: datetime) -> None:
@@ -46,7 +53,9 @@ def _snapshot(session: Session, now: datetime) -> CalendarSnapshot:
         select(calendar_phases.c.phase, calendar_phases.c.updated_at, calendar_phases.c.updated_by)
     ).all()
     records = {Phase(r.phase): PhaseRecord(r.updated_at, r.updated_by) for r in rows if is_phase(r.phase)}
-    return CalendarSnapshot(load_calendar(session, calendar_phases), records, now)
+    # "published" as documents.service.common.PUBLISHED (not imported: documents' use cases import this module)
+    published = session.scalar(select(ArrangementRow.id).where(ArrangementRow.status == "published").limit(1))
+    return CalendarSnapshot(load_calendar(session, calendar_phases), records, now, published is not None)
 
 
 class CalendarService:

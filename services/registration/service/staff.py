@@ -114,8 +114,8 @@ class StaffService:
             require_scope(row.city_code, row.point_code)
             return store.snapshot(row)
 
-    def decide(self, candidate_no: str, approve: bool, reason: str) -> Snapshot:
-        """审核通过 / 审核不通过 with a reason; audited and published."""
+    def decide(self, candidate_no: str, approve: bool, reason: str, bonus_points: str = "") -> Snapshot:
+        """审核通过 (with the 奖励加分 granted to a claimant) / 审核不通过 with a reason; audited and published."""
         number = check_candidate_no(candidate_no)
         require_staff()
         now = utcnow()
@@ -128,9 +128,16 @@ class StaffService:
             require_phase(session, Phase.QUALIFICATION_REVIEW, now)
             reg = store.candidates.load(row)
             if approve:
-                reg = reg.approve_qualification(now)
-                message = ev.QualificationApproved(candidate_no=number, reviewer=p.subject, at=timestamp(now))
-                audit(session, p, "review_approved", number)
+                cap = load_reference(session).data.bonus_points_max
+                reg = reg.approve_qualification(now, bonus_points, cap)
+                review = reg.qualification
+                assert review is not None  # approve_qualification refuses a registration without one
+                message = ev.QualificationApproved(
+                    candidate_no=number, reviewer=p.subject, at=timestamp(now), bonus_points=review.bonus_points
+                )
+                # The grant is the decision's substance: the audit says how many points, within which cap.
+                detail = f"认定奖励加分{review.bonus_points}分（上限{cap}分）" if review.claims_bonus_points else ""
+                audit(session, p, "review_approved", number, detail)
             else:
                 reg = reg.reject_qualification(reason or "", now)
                 message = ev.QualificationRejected(

@@ -97,3 +97,21 @@ def pdf_bytes(pages: int = 1) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def publish_outbox_now(runtime: Any) -> None:
+    """Publish what a service's outbox still holds before the test stops the service.
+
+    Tests that change the calendar put it back (a newer `CalendarPhaseChanged`) when they end;
+    stopped at once, the relay would leave that last change unpublished, and every consumer that
+    replays the shared topic (identity, payment, results) would keep the test's closed window.
+    """
+    from zsb.common.outbox import OutboxRelay
+
+    settings = runtime.ctx.settings
+    relay = OutboxRelay(runtime.ctx.db, settings.service_name, settings.kafka_bootstrap_servers)
+    try:
+        while relay.publish_pending():
+            pass
+    finally:
+        relay._drop_producer()

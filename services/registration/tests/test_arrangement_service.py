@@ -119,25 +119,17 @@ def test_the_province_keeps_the_plan_and_its_rules(svc: Svc) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
         "BAD_SESSION",
     )
-    # The window: both ends, in order.
+    # Title and seed; the printing window is the calendar's 准考证打印 phase, not a setting here.
     refused(
-        lambda: svc.stub.SaveExamSettings(
-            pb.ExamSettings(exam_title="2026年考试", ticket_open_at=2_000_000_000, ticket_close_at=1_900_000_000),
-            metadata=p,
-        ),
+        lambda: svc.stub.SaveExamSettings(pb.ExamSettings(exam_title="考试", arrangement_seed="x"), metadata=p),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "BAD_WINDOW",
     )
     plan = svc.stub.SaveExamSettings(
-        pb.ExamSettings(
-            exam_title="2026年山西省普通高校专升本选拔考试",
-            ticket_open_at=1_900_000_000,
-            ticket_close_at=2_000_000_000,
-            arrangement_seed="seed-1",
-        ),
+        pb.ExamSettings(exam_title="2026年山西省普通高校专升本选拔考试", arrangement_seed="seed-1"),
         metadata=p,
     )
-    assert plan.settings.ticket_open_at == 1_900_000_000 and plan.settings.updated_by == "sheng"
+    assert plan.settings.arrangement_seed == "seed-1" and plan.settings.updated_by == "sheng"
+    assert "ticket_open_at" not in pb.ExamSettings.DESCRIPTOR.fields_by_name
     with svc.ctx.db.unit_of_work() as s:
         actions = set(s.scalars(select(AuditRow.action)))
     assert {"exam_site_saved", "exam_session_saved", "exam_settings_saved"} <= actions

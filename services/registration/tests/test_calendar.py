@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from services.registration.adapters import AuditRow
-from services.registration.tests.helpers import form
+from services.registration.tests.helpers import form, publish_outbox_now
 from services.registration.tests.test_service import ME, Reg, refused
 from services.registration.tests.test_service import reg as reg
 from zsb.registration.v1 import registration_pb2 as pb
@@ -29,6 +29,7 @@ def cal(reg: Reg) -> Iterator[Reg]:  # noqa: F811
     yield reg
     for phase in ("registration", "confirmation", "qualification_review"):
         reg.stub.SetCalendarPhase(pb.SetCalendarPhaseRequest(phase=phase), metadata=reg.staff("province"))
+    publish_outbox_now(reg.runtime)
 
 
 def set_phase(r: Reg, phase: str, opens: int = 0, closes: int = 0) -> pb.CalendarView:

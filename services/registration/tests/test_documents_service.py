@@ -37,7 +37,7 @@ from services.registration.documents.testing import (
 )
 from services.registration.documents.tokens import TicketTokens
 from services.registration.service.facts import open_registration, record
-from services.registration.tests.helpers import make_id
+from services.registration.tests.helpers import make_id, publish_outbox_now
 from zsb.common.clock import unix, utcnow
 from zsb.common.events import build_headers, topic_for
 from zsb.common.grpc_server import REASON_KEY
@@ -231,13 +231,9 @@ def test_only_the_candidate_and_staff_in_scope(docs: Docs) -> None:
 
 
 def _window(docs: Docs, opens: int, closes: int) -> None:
-    docs.stub.SaveExamSettings(
-        pb.ExamSettings(
-            exam_title="2026年山西省普通高校专升本选拔考试",
-            ticket_open_at=opens,
-            ticket_close_at=closes,
-            arrangement_seed="zsb-2026",
-        ),
+    """The calendar's 准考证打印 phase, as the province sets it on the calendar page."""
+    docs.stub.SetCalendarPhase(
+        pb.SetCalendarPhaseRequest(phase="ticket_printing", opens_at=opens, closes_at=closes),
         metadata=docs.bearer("province", "sheng"),
     )
 
@@ -252,8 +248,13 @@ def qr_text(pdf: bytes, tmp: Path) -> str:
 def test_the_ticket_needs_publication_the_window_and_the_pledge(docs: Docs, tmp_path: Path) -> None:
     me = docs.me()
     qualify(docs.ctx, ME, candidate_form(1))
-    plan(docs.deps, window_open=True)
+    plan(docs.deps)
     refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "ARRANGEMENT_NOT_PUBLISHED")
+    # The calendar's 准考证打印 phase is never set (open), yet no ticket exists: the line says so.
+    before = docs.stub.GetMyDocuments(pb.GetMyDocumentsRequest(), metadata=me)
+    assert before.ticket_text == "准考证打印：未开始（考场编排发布后开放）"
+    ticket_line = {p.phase: p for p in docs.stub.GetCalendar(pb.GetCalendarRequest()).phases}["ticket_printing"]
+    assert (ticket_line.line, ticket_line.line_state) == ("准考证打印：未开始（考场编排发布后开放）", "not_yet")
     run_and_publish(docs.deps)
     refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "PLEDGE_REQUIRED")
     # The pledge: served first, then agreed to no sooner than 10 s later by the server's clock.
@@ -279,19 +280,25 @@ def test_the_ticket_needs_publication_the_window_and_the_pledge(docs: Docs, tmp_
 
     now = unix(utcnow())
     _window(docs, now + 3600, now + 7200)
-    err = refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "TICKET_WINDOW_NOT_OPEN")
-    assert "准考证打印将于" in err.details()
+    err = refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "PHASE_CLOSED")
+    assert err.details().startswith("不在办理时间内：准考证打印将于")
+    overview = docs.stub.GetMyDocuments(pb.GetMyDocumentsRequest(), metadata=me)
+    assert overview.ticket_open_at == now + 3600 and overview.ticket_text.startswith("准考证打印：未开始（")
+    assert {f.kind: f.code for f in overview.forms}["ticket"] == "PHASE_CLOSED"
     _window(docs, now - 7200, now - 3600)
-    refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "TICKET_WINDOW_CLOSED")
-    _window(docs, 0, 0)
-    refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "TICKET_WINDOW_UNSET")
-    # Staff may print a published ticket for a candidate in scope whatever the window.
+    err = refused(lambda: docs.download("ticket", me), grpc.StatusCode.FAILED_PRECONDITION, "PHASE_CLOSED")
+    assert "准考证打印已于" in err.details()
+    # Staff may print a published ticket for a candidate in scope whatever the phase.
     staff_copy = extracted(docs.download("ticket", docs.bearer("point", "p", "01", "0113"), ME))
     assert ME in staff_copy and "准考证" in staff_copy
 
     _window(docs, now - 60, now + 3600)
     overview = docs.stub.GetMyDocuments(pb.GetMyDocumentsRequest(), metadata=me)
     assert {f.kind: f.available for f in overview.forms}["ticket"]
+    assert overview.ticket_text.startswith("准考证打印：开放中（至")
+    _window(docs, 0, 0)  # never set again: open (published arrangement, so the line says so too)
+    publish_outbox_now(docs.runtime)
+    assert docs.stub.GetMyDocuments(pb.GetMyDocumentsRequest(), metadata=me).ticket_text == "准考证打印：开放中"
     docs.portraits.photos[ME] = portrait_jpeg()
     pdf = docs.download("ticket", me)
     text = extracted(pdf)

@@ -18,7 +18,9 @@ from services.registration.domain import (
     Sex,
     required_documents,
 )
+from services.registration.domain.documents import parse_bonus_points
 from services.registration.domain.reference import SEED_DICT
+from zsb.common.errors import InvalidArgument
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TYPE_CODES = {t.name: t.code for t in SEED.candidate_types}
@@ -102,3 +104,59 @@ def test_no_materials_means_the_review_passes_by_itself() -> None:
     review = QualificationReview.start(required_documents(veteran, SEED), T0)
     assert (review.status, review.automatic) == (QualificationStatus.PENDING_UPLOAD, False)
     assert review.accepts_uploads
+
+
+# --- 奖励加分 granted by the review ------------------------------------------------------------
+
+
+def under_review(*required: DocumentKind) -> QualificationReview:
+    return QualificationReview.start(required, T0).submit(required, T0)
+
+
+@pytest.mark.parametrize(("typed", "points"), [("0", 0), ("7", 7), (" 10 ", 10), ("０８", 8), ("10\n", 10)])
+def test_bonus_points_are_whole_points_within_the_cap(typed: str, points: int) -> None:
+    assert parse_bonus_points(typed, 10) == points
+
+
+@pytest.mark.parametrize("typed", ["", " ", "十", "abc", "-1", "+3", "2.5", "1e1", "11", "0x5", "1 0", "5分"])
+def test_anything_else_is_refused_for_the_field(typed: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        parse_bonus_points(typed, 10)
+    assert (info.value.reason, info.value.field) == ("BAD_BONUS_POINTS", "bonus_points")
+    assert info.value.message == "奖励加分须为0至10之间的整数（单位：分）"
+
+
+def test_a_claimant_must_be_granted_points_explicitly() -> None:
+    review = under_review(DocumentKind.CONSCRIPT, DocumentKind.BONUS_POINTS)
+    assert review.claims_bonus_points
+    with pytest.raises(InvalidArgument) as info:
+        review.approve(T0, "")
+    assert (info.value.reason, info.value.field) == ("BONUS_POINTS_REQUIRED", "bonus_points")
+    with pytest.raises(InvalidArgument):
+        review.approve(T0, "6", maximum=5)  # the province's cap
+    approved = review.approve(T0, "6")
+    assert (approved.status, approved.bonus_points) == (QualificationStatus.APPROVED, 6)
+    assert review.approve(T0, "0").bonus_points == 0  # the award does not qualify: no points
+
+
+def test_no_points_without_a_claim_and_a_rejection_clears_them() -> None:
+    review = under_review(DocumentKind.POVERTY_REGISTERED)
+    assert not review.claims_bonus_points
+    for typed in ("", "0", "０"):
+        assert review.approve(T0, typed).bonus_points == 0
+    for typed in ("3", "abc"):
+        with pytest.raises(InvalidArgument) as info:
+            review.approve(T0, typed)
+        assert info.value.reason == "BONUS_NOT_CLAIMED"
+    claimant = under_review(DocumentKind.BONUS_POINTS)
+    assert replace(claimant, bonus_points=4).reject("获奖证书与姓名不符", T0).bonus_points == 0
+
+
+def test_the_cap_lives_in_the_reference_data() -> None:
+    assert SEED.bonus_points_max == 10 and SEED.to_dict()["bonus_points_max"] == 10
+    older = {k: v for k, v in SEED_DICT.items() if k != "bonus_points_max"}  # stored before the cap existed
+    assert ReferenceData.from_dict(older).bonus_points_max == 10
+    assert ReferenceData.from_dict({**SEED_DICT, "bonus_points_max": 0}).bonus_points_max == 0
+    for bad in (-1, 101, "8", 2.5, True, None):
+        with pytest.raises(ValueError, match="bonus_points_max"):
+            ReferenceData.from_dict({**SEED_DICT, "bonus_points_max": bad})

@@ -276,8 +276,11 @@ def test_review_with_rejection_and_upload_again() -> None:
     reg.check_can_change_documents(DocumentKind.CONSCRIPT)  # upload again after a rejection
     reg = reg.submit_documents(needed, T0 + 300 * S)
     assert reg.qualification.status is QualificationStatus.UNDER_REVIEW
-    reg = reg.approve_qualification(T0 + 400 * S)
+    with pytest.raises(InvalidArgument, match="请填写认定的奖励加分"):
+        reg.approve_qualification(T0 + 400 * S)  # 奖励加分 claimed: the grant must be stated
+    reg = reg.approve_qualification(T0 + 400 * S, "5")
     assert reg.qualification.status is QualificationStatus.APPROVED and reg.qualification.reason == ""
+    assert reg.qualification.bonus_points == 5
     assert not reg.qualification.automatic
     assert reg.status is RegistrationStatus.COMPLETED
     refused(lambda: reg.approve_qualification(T0), "REVIEW_NOT_PENDING")

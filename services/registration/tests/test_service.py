@@ -150,6 +150,8 @@ def test_notices_then_form_then_confirmation(reg: Reg) -> None:
         assert "13812345678" not in row.data_json and "13912345678" not in row.data_json
     display = {f.key: f.value for f in ok.registration.display}
     assert display["major_category"] == "财经类(01)" and display["point_code"] == "山西工程职业学院"
+    # Every coded field is printed as its name, never as its code.
+    assert (display["ethnicity"], display["city_code"], display["household_province"]) == ("汉族", "太原市", "山西省")
 
     confirmed = reg.stub.ConfirmRegistration(pb.ConfirmRegistrationRequest(), metadata=me)
     assert confirmed.status == "confirmed" and confirmed.qualification.automatic
@@ -402,8 +404,11 @@ def test_documents_review_and_scope(reg: Reg) -> None:
     )
     reg.stub.UploadDocument(upload, metadata=me)
     reg.stub.SubmitDocuments(pb.SubmitDocumentsRequest(), metadata=me)
-    approved = reg.stub.DecideReview(pb.DecideReviewRequest(candidate_no=ME, approve=True), metadata=reviewer)
+    approved = reg.stub.DecideReview(
+        pb.DecideReviewRequest(candidate_no=ME, approve=True, bonus_points="6"), metadata=reviewer
+    )
     assert approved.qualification.label == "审核通过" and approved.status == "completed"
+    assert approved.qualification.bonus_points == 6
     refused(
         lambda: reg.stub.DecideReview(pb.DecideReviewRequest(candidate_no=ME, approve=True), metadata=reviewer),
         grpc.StatusCode.FAILED_PRECONDITION,

@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase
 
+from zsb.common.calendar import calendar_table
+
 ID = BigInteger().with_variant(Integer(), "sqlite")
 LONG_BLOB = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
@@ -348,3 +350,7 @@ staff_audit = Table(
     Column("subject", String(40), nullable=False),
     Column("detail", String(500), nullable=False),
 )
+
+# Our copy of registration's calendar (CalendarPhaseChanged): candidates see their scores once the
+# 成绩查询 phase has opened (zsb.common.calendar).
+calendar_phases = calendar_table(md)

@@ -84,6 +84,16 @@ class SolicitationStatus:
     barred: tuple[str, str] | None  # (institution, major) that returned the candidate
     category: str
 
+    def closed_reason(self, now: datetime) -> str:
+        """Why 征集志愿 cannot be filled now, with the window's times ('' while it is open)."""
+        if self.open:
+            return ""
+        if self.opens_at is not None and now < self.opens_at:
+            return f"{self.batch_name}征集志愿填报将于{beijing_text(self.opens_at)}开始"
+        if self.closes_at is not None and now >= self.closes_at:
+            return f"{self.batch_name}征集志愿填报已于{beijing_text(self.closes_at)}结束，不能再提交或修改"
+        return f"{self.batch_name}征集志愿已投档，不能再提交或修改"
+
 
 def _window(opens: int, closes: int) -> tuple[datetime, datetime]:
     start, end = from_unix(opens), from_unix(closes)
@@ -438,8 +448,8 @@ class ReviewService:
             info = self.status(session, cand.id, batch_code)
             if not info.eligible:
                 raise FailedPrecondition(info.reason, reason="NOT_ELIGIBLE")
-            if not info.open:
-                raise FailedPrecondition("当前不在征集志愿填报时间内", reason="WINDOW_CLOSED")
+            if closed := info.closed_reason(utcnow()):
+                raise FailedPrecondition(closed, reason="WINDOW_CLOSED")
             offered = {
                 (v.institution_code, v.major_code): v.programme_id
                 for v in _vacancy_rows(session, batch_code, info.category)

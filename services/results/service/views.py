@@ -1,7 +1,9 @@
 """What a candidate (or staff in scope) reads: published scores, bands and admission result.
 
 Nothing unpublished is ever read here: scores come from the latest score publication, the
-admission result from the run of the latest published phase (never a dry run).
+admission result from the run of the latest published phase (never a dry run). Candidates read
+them once the calendar's 成绩查询 phase has opened (and ever after: the admission needs them);
+before, they get the phase's opening instead. Staff lookups and the publication are not gated.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.results.adapters.tables import SUBJECT_COLUMNS, published_scores, returns, runs, score_bands
+from services.results.adapters.tables import (
+    SUBJECT_COLUMNS,
+    calendar_phases,
+    published_scores,
+    returns,
+    runs,
+    score_bands,
+)
 from services.results.domain.admission import Stage
 from services.results.domain.settings import phase_list
 from services.results.service.common import (
@@ -25,6 +34,7 @@ from services.results.service.common import (
 )
 from services.results.service.review import ReviewService, SolicitationStatus, latest_published
 from services.results.service.runs import Outcome, RunsService
+from zsb.common.calendar import Phase, load_calendar
 from zsb.common.clock import utcnow
 from zsb.common.errors import NotFound
 from zsb.common.principal import require_candidate, require_scope, require_staff
@@ -61,6 +71,7 @@ class ResultsView:
     scores: ScoreView | None = None
     admission: AdmissionView | None = None
     solicitations: list[SolicitationStatus] = field(default_factory=list)
+    note: str = ""  # why nothing is shown yet (成绩查询 has not opened)
 
 
 @dataclass
@@ -94,9 +105,13 @@ class ViewsService:
             except NotFound:
                 if staff:
                     raise
-                return ResultsView(number, "")
+                return ResultsView(number, "", note=scores_not_yet(session))
             if staff:
                 require_scope(cand.city_code, cand.point_code)
+            elif note := scores_not_yet(session):
+                # Before 成绩查询 opens a candidate sees none of it: the admission result and its
+                # explanation carry the 投档总分 too.
+                return ResultsView(number, cand.name, note=note)
             view = ResultsView(number, cand.name)
             view.scores = self._scores(session, cand.id)
             view.admission = self._admission(session, cand.id, number)
@@ -180,16 +195,19 @@ class ViewsService:
                 found.append(self.review.status(session, candidate_id, phase.batch.code))
         return found
 
-    def bands(self) -> BandsView | None:
+    def bands(self) -> tuple[BandsView | None, str]:
+        """The bands of the candidate's category, or (None, why not yet) before 成绩查询 opens."""
         p = require_candidate()
         with self.ctx.db.unit_of_work() as session:
+            if note := scores_not_yet(session):
+                return None, note
             publication = current_publication(session)
             if publication is None:
-                return None
+                return None, ""
             try:
                 cand = candidate_row(session, p.subject)
             except NotFound:
-                return None
+                return None, ""
             mine = session.execute(
                 select(published_scores.c.major_category, published_scores.c.admission_total).where(
                     published_scores.c.publication_id == publication.id, published_scores.c.candidate_id == cand.id
@@ -201,10 +219,20 @@ class ViewsService:
                 .where(score_bands.c.publication_id == publication.id, score_bands.c.major_category == category)
                 .order_by(score_bands.c.low.desc())
             ).all()
-        return BandsView(
+        view = BandsView(
             published_at=publication.published_at,
             major_category=category,
             band_width=publication.band_width,
             bands=[(r.low, r.high, r.count, r.cumulative) for r in rows],
             my_total=mine.admission_total if mine else None,
         )
+        return view, ""
+
+
+def scores_not_yet(session: Session) -> str:
+    """'' once the calendar's 成绩查询 phase has opened (a phase never set has), else when it opens."""
+    calendar = load_calendar(session, calendar_phases)
+    now = utcnow()
+    if calendar.has_opened(Phase.SCORE_PUBLICATION, now):
+        return ""
+    return calendar.describe(Phase.SCORE_PUBLICATION, now)

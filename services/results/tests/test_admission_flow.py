@@ -197,6 +197,10 @@ def test_batches_lines_ties_returns_and_solicitation(any_db_harness: Harness) ->
     assert run2.label == "普通批本科征集志愿"
     refused(lambda: h.publish_run(run2.id), grpc.StatusCode.FAILED_PRECONDITION, "SOLICITATION_NOT_CLOSED")
     h.close_windows(1)
+    # The filling window is over: 征集志愿 can no longer be changed, and the refusal says since when.
+    closed = refused(lambda: fill("c8", "10108", "01"), grpc.StatusCode.FAILED_PRECONDITION, "WINDOW_CLOSED")
+    assert closed.startswith("普通批本科征集志愿填报已于") and closed.endswith("结束，不能再提交或修改")
+    assert not form("c8").editable
     h.publish_run(run2.id)
     c8 = h.results(p["c8"].no).admission
     assert (

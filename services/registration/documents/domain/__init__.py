@@ -1,7 +1,7 @@
 """Rules of 表格下载 and the exam arrangement (pure, no I/O).
 
 `forms` (the four documents, the pledge before the ticket), `plan` (sites, rooms, timetable,
-printing window), `arrangement` (seating), `texts` (what the documents print).
+settings), `arrangement` (seating), `texts` (what the documents print).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from services.registration.documents.domain.plan import (
     Session,
     SiteSpec,
     check_no_overlap,
-    check_ticket_window,
     parse_session,
     parse_settings,
     parse_site,
@@ -42,7 +41,6 @@ __all__ = [
     "arrange",
     "check_bonus_form",
     "check_no_overlap",
-    "check_ticket_window",
     "parse_form_kind",
     "parse_session",
     "parse_settings",

@@ -1,6 +1,6 @@
 """The province's exam plan: sites (考点) with rooms (考场), the timetable per 报考专业类别, the
-ticket-printing window. Parsers turn raw input into checked values or raise `InvalidArgument`
-with a Chinese message and the field it concerns.
+exam's title and seed (the printing window is the calendar's 准考证打印 phase). Parsers turn raw
+input into checked values or raise `InvalidArgument` with a Chinese message and its field.
 """
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, time
 
-from zsb.common.clock import beijing_text
-from zsb.common.errors import FailedPrecondition, InvalidArgument
+from zsb.common.errors import InvalidArgument
 from zsb.common.validators import parse_text
 
 SITE_CODE = re.compile(r"[0-9A-Za-z]{2,10}")
@@ -120,40 +119,16 @@ def check_no_overlap(session: Session, others: Iterable[Session]) -> None:
 
 @dataclass(frozen=True)
 class ExamSettings:
-    """What the province sets once per exam; times are naive UTC like every stored time."""
+    """What the province sets once per exam. The printing window is not here: it is the
+    calendar's 准考证打印 phase (zsb.common.calendar), set on the calendar page."""
 
     exam_title: str = DEFAULT_TITLE
-    ticket_open_at: datetime | None = None
-    ticket_close_at: datetime | None = None
     arrangement_seed: str = DEFAULT_SEED
 
 
-def parse_settings(
-    exam_title: str, ticket_open_at: datetime | None, ticket_close_at: datetime | None, seed: str
-) -> ExamSettings:
+def parse_settings(exam_title: str, seed: str) -> ExamSettings:
     title = parse_text(exam_title, field="exam_title", label="考试名称", max_length=TITLE_MAX, min_length=4)
-    if (ticket_open_at is None) != (ticket_close_at is None):
-        raise InvalidArgument("请同时填写准考证打印开始和结束时间", reason="BAD_WINDOW", field="ticket_close_at")
-    if ticket_open_at and ticket_close_at and ticket_close_at <= ticket_open_at:
-        raise InvalidArgument("打印结束时间应晚于开始时间", reason="BAD_WINDOW", field="ticket_close_at")
     seed = (seed or "").strip() or DEFAULT_SEED
     if not SEED.fullmatch(seed):
         raise InvalidArgument("编排种子应为1-40个英文字母、数字或符号", reason="BAD_SEED", field="arrangement_seed")
-    return ExamSettings(title, ticket_open_at, ticket_close_at, seed)
-
-
-def check_ticket_window(settings: ExamSettings, now: datetime) -> None:
-    """准考证 can be printed only inside the window the province set."""
-    opens, closes = settings.ticket_open_at, settings.ticket_close_at
-    if opens is None or closes is None:
-        raise FailedPrecondition("准考证打印时间尚未公布，请留意通知", reason="TICKET_WINDOW_UNSET")
-    if now < opens:
-        raise FailedPrecondition(
-            f"准考证打印将于{beijing_text(opens)}开始", reason="TICKET_WINDOW_NOT_OPEN", field="ticket"
-        )
-    if now >= closes:
-        raise FailedPrecondition(
-            f"准考证打印已于{beijing_text(closes)}结束，如需帮助请联系报名点",
-            reason="TICKET_WINDOW_CLOSED",
-            field="ticket",
-        )
+    return ExamSettings(title, seed)

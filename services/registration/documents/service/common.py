@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from services.registration.adapters import BasicInfoRow, Candidate
 from services.registration.documents.config import DocumentsConfig
-from services.registration.documents.domain import ExamSettings
 from services.registration.documents.portraits import IdentityPortraits, PortraitSource
 from services.registration.documents.render import Renderer
 from services.registration.documents.tables import ArrangementRow, ExamSettingsRow
@@ -78,10 +77,6 @@ def settings_row(session: Session, for_update: bool = False) -> ExamSettingsRow:
     if row is None:  # migration 0003 inserts it; a missing row is a broken installation
         raise RuntimeError("exam_settings row 1 is missing: run the registration migrations")
     return row
-
-
-def exam_settings(row: ExamSettingsRow) -> ExamSettings:
-    return ExamSettings(row.exam_title, row.ticket_open_at, row.ticket_close_at, row.arrangement_seed)
 
 
 def arrangement_with_status(session: Session, status: str) -> ArrangementRow | None:

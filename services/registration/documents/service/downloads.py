@@ -3,8 +3,8 @@
 A document is generated from the data as it is at the moment of the download. Candidates get
 their own documents once the qualification review passed; staff get those of candidates in
 their scope (with ID and phone numbers masked, as everywhere on the staff side). The ticket
-needs a published arrangement with a seat; for the candidate also the printing window and the
-pledge read for 10 seconds by the server's clock.
+needs a published arrangement with a seat; for the candidate also the calendar's 准考证打印 phase
+and the pledge read for 10 seconds by the server's clock.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.registration.adapters import Candidate, CandidateRepository
+from services.registration.adapters import Candidate, CandidateRepository, calendar_phases
 from services.registration.documents.domain import (
     FormKind,
     PledgeReading,
     check_bonus_form,
-    check_ticket_window,
     parse_form_kind,
 )
 from services.registration.documents.render import View
@@ -36,7 +35,6 @@ from services.registration.documents.service.common import (
     PUBLISHED,
     DocumentsDeps,
     arrangement_with_status,
-    exam_settings,
     settings_row,
 )
 from services.registration.documents.service.views import person_view, progress_view, session_lines
@@ -49,7 +47,9 @@ from services.registration.documents.tables import (
     TicketPledgeRow,
 )
 from services.registration.domain import ReferenceData, Registration, Step
+from services.registration.service.calendar import require_phase
 from services.registration.service.common import Store, check_candidate_no, load_reference
+from zsb.common.calendar import Phase, load_calendar
 from zsb.common.errors import DomainError, FailedPrecondition, NotFound
 from zsb.common.pii import mask_id_number
 from zsb.common.principal import current_principal, require_candidate, require_scope
@@ -81,8 +81,9 @@ class Overview:
     forms: list[Availability]
     published: bool
     seat: SeatInfo | None
-    ticket_open_at: datetime | None
+    ticket_open_at: datetime | None  # the calendar's 准考证打印 window
     ticket_close_at: datetime | None
+    ticket_text: str  # its line: the phase and whether the arrangement is published
     pledge: PledgeReading
     now: datetime
 
@@ -155,6 +156,8 @@ class DownloadsService:
                     forms.append(Availability(kind, False, err.message, err.reason))
                 else:
                     forms.append(Availability(kind, True))
+            calendar = load_calendar(session, calendar_phases)
+            window = calendar.window(Phase.TICKET_PRINTING)
             return Overview(
                 exam_title=settings.exam_title,
                 forms_open=refusal is None,
@@ -162,8 +165,9 @@ class DownloadsService:
                 forms=forms,
                 published=published,
                 seat=seat,
-                ticket_open_at=settings.ticket_open_at,
-                ticket_close_at=settings.ticket_close_at,
+                ticket_open_at=window.opens_at,
+                ticket_close_at=window.closes_at,
+                ticket_text=str(calendar.line(Phase.TICKET_PRINTING, now, published)),
                 pledge=pledge,
                 now=now,
             )
@@ -277,7 +281,7 @@ class DownloadsService:
         if _seat(session, row.candidate_no, load_reference(session).data) is None:
             raise FailedPrecondition("未查询到您的考场安排，请联系报名点", reason="NO_SEAT", field="ticket")
         if candidate:
-            check_ticket_window(exam_settings(settings_row(session)), now)
+            require_phase(session, Phase.TICKET_PRINTING, now)  # staff print whatever the phase
             pledge.check_read()
 
     def _view(

@@ -1,4 +1,4 @@
-"""The province's exam plan: settings and ticket window, sites and rooms, the timetable.
+"""The province's exam plan: settings (title, seed), sites and rooms, the timetable.
 
 Staff read it; only the province changes it, audited. A room that the draft or the published
 arrangement uses cannot disappear, lose the seats in use or move to another city: printed
@@ -9,7 +9,7 @@ before the change cannot be published.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -95,28 +95,15 @@ class PlanService:
         with self.deps.ctx.db.unit_of_work() as session:
             return self._snapshot(session)
 
-    def save_settings(
-        self, exam_title: str, ticket_open_at: datetime | None, ticket_close_at: datetime | None, seed: str
-    ) -> PlanSnapshot:
+    def save_settings(self, exam_title: str, seed: str) -> PlanSnapshot:
+        """The exam's title and seed; the printing window is the calendar's 准考证打印 phase."""
         p = require_staff(Role.PROVINCE)
-        value = parse_settings(exam_title, ticket_open_at, ticket_close_at, seed)
+        value = parse_settings(exam_title, seed)
         with self.deps.ctx.db.unit_of_work() as session:
             row = settings_row(session, for_update=True)
             row.exam_title, row.arrangement_seed = value.exam_title, value.arrangement_seed
-            row.ticket_open_at, row.ticket_close_at = value.ticket_open_at, value.ticket_close_at
             row.updated_at, row.updated_by = self.deps.clock(), p.subject
-            window = (
-                f"{value.ticket_open_at:%Y-%m-%d %H:%M}~{value.ticket_close_at:%Y-%m-%d %H:%M} UTC"
-                if value.ticket_open_at and value.ticket_close_at
-                else "未设置打印时间"
-            )
-            audit(
-                session,
-                p,
-                "exam_settings_saved",
-                "exam",
-                f"{value.exam_title}；{window}；种子 {value.arrangement_seed}",
-            )
+            audit(session, p, "exam_settings_saved", "exam", f"{value.exam_title}；种子 {value.arrangement_seed}")
             return self._snapshot(session)
 
     def save_site(
