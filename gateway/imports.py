@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 
-from openpyxl import load_workbook
+from zsb.common.errors import InvalidArgument
+from zsb.common.spreadsheets import is_xlsx, read_xlsx_rows
 
 MAX_ROWS = 5000
 MAX_BYTES = 5 * 1024 * 1024
+# What the XML of 5000 rows can reasonably unpack to; beyond it the file is a zip bomb.
+MAX_UNPACKED = 32 * 1024 * 1024
 
 
 class ImportFileError(Exception):
@@ -27,7 +29,7 @@ def read_table(data: bytes, columns: dict[str, str]) -> list[dict[str, str]]:
         raise ImportFileError("文件为空")
     if len(data) > MAX_BYTES:
         raise ImportFileError("文件过大（不超过5MB）")
-    table = _xlsx(data) if data[:4] == b"PK\x03\x04" else _csv(data)
+    table = _xlsx(data) if is_xlsx(data) else _csv(data)
     if not table:
         raise ImportFileError("文件中没有数据")
     header = [str(h or "").strip() for h in table[0]]
@@ -48,12 +50,9 @@ def read_table(data: bytes, columns: dict[str, str]) -> list[dict[str, str]]:
 
 def _xlsx(data: bytes) -> list[list[object]]:
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportFileError("无法读取Excel文件，请另存为.xlsx后重试") from exc
-    sheet = wb.worksheets[0]
-    rows = [list(r) for _, r in zip(range(MAX_ROWS + 2), sheet.iter_rows(values_only=True), strict=False)]
-    wb.close()
+        rows = read_xlsx_rows(data, max_unpacked=MAX_UNPACKED, max_rows=MAX_ROWS + 2)
+    except InvalidArgument as exc:
+        raise ImportFileError(exc.message) from exc
     # Excel turns long digit strings into numbers: 21145101130001.0 -> '21145101130001'.
     return [[int(c) if isinstance(c, float) and c.is_integer() else c for c in r] for r in rows]
 
@@ -69,4 +68,8 @@ def _csv(data: bytes) -> list[list[object]]:
         raise ImportFileError("文件编码无法识别，请使用UTF-8或Excel格式")
     if "\x00" in text:
         raise ImportFileError("文件格式不正确，请上传.xlsx或.csv文件")
-    return list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:  # e.g. a cell beyond the csv module's field size limit
+        raise ImportFileError(f"CSV格式有误（第{reader.line_num}行），请检查后重试") from exc

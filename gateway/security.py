@@ -190,8 +190,19 @@ def install(app: Flask) -> None:
 # ---- access control ----
 
 
-def login_required(staff: bool = False, allow_password_change: bool = False) -> Callable:
-    """Views of one side; a session that must change its password may only do that."""
+STAFF_ROLES: tuple[str, ...] = ("province", "city", "point", "reviewer")
+
+
+def login_required(staff: bool = False, allow_password_change: bool = False, roles: tuple[str, ...] = ()) -> Callable:
+    """Views of one side; a session that must change its password may only do that.
+
+    `roles` are the staff roles that may use a staff view (empty: every staff role). The view
+    carries them as `staff_roles`: the one place that says who may use a route, read by the
+    security tests from the url_map. The services check the role and the scope again.
+    """
+    allowed = tuple(roles) or STAFF_ROLES
+    assert staff or not roles, "roles apply to staff views"
+    assert set(allowed) <= set(STAFF_ROLES), allowed
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -206,8 +217,12 @@ def login_required(staff: bool = False, allow_password_change: bool = False) -> 
                 if request.path.startswith("/api/"):
                     raise BackendError(403, "首次登录须修改密码", "PASSWORD_CHANGE_REQUIRED")
                 return redirect(url_for("admin.password_page" if staff else "account.password_page"))
+            if staff and user.role not in allowed:
+                # The services' own wording, so a page reads the same whoever refuses first.
+                raise BackendError(403, "无权执行此操作", "ROLE_REQUIRED")
             return view(*args, **kwargs)
 
+        wrapper.staff_roles = allowed if staff else ()  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -4,17 +4,23 @@ and the security headers on every page."""
 
 from __future__ import annotations
 
+import io
+import random
 import re
+import uuid
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from gateway.app import create_app
 from tests.conftest import System
-from tests.security.client import api_login, candidate, csrf
+from tests.security.client import api_login, candidate, csrf, from_address, staff
+from tests.security.journey import at_documents
 from zsb.common.testing import captcha_answer
 
-pytestmark = pytest.mark.system
+# Building candidates waits for several services' events: more than the default 300 s under load.
+pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
 
 # Reachable without a session: the login side, public guides, health, the providers' signed callbacks.
 PUBLIC_PREFIXES = ("/static", "/healthz", "/readyz", "/guide/", "/api/v1/openapi.json", "/api/v1/csrf",
@@ -148,7 +154,7 @@ INJECTIONS = ["' OR '1'='1' -- ", "2114510113' UNION SELECT password_hash FROM a
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_in_login_fields_is_just_a_wrong_login(system: System, value: str) -> None:
     base = system.url("")
-    s = requests.Session()
+    s = from_address(f"127.9.{random.randrange(256)}.{random.randrange(1, 255)}")  # its failures count there
     for number, password in ((value, "whatever"), ("21145101130000", value)):
         resp = api_login(system, s, base, number, password)
         assert resp.status_code in (400, 401, 403), resp.text
@@ -182,3 +188,66 @@ def test_no_redirect_leaves_the_site(system: System) -> None:
                      allow_redirects=False, timeout=30)  # fmt: skip
         location = resp.headers.get("Location", "")
         assert "evil.example" not in location, (path, location)
+
+
+STAFF_TRAVERSALS = [
+    "/admin/registration/documents/..%2f..%2f..%2fetc%2fpasswd",
+    "/admin/registration/documents/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/admin/identity/photos/..%2f..%2fapp.py",
+    "/admin/exam/forms/..%2f..%2fetc/passwd.pdf",
+    "/admin/exam/forms/21145101130001/..%2f..%2fpasswd.pdf",
+]
+
+
+def test_path_traversal_on_staff_file_routes_finds_nothing(system: System) -> None:
+    province = staff(system, f"trav{uuid.uuid4().hex[:6]}", "province")
+    for path in STAFF_TRAVERSALS:
+        resp = province.get(system.url(path), allow_redirects=False, timeout=10)
+        assert resp.status_code in (400, 403, 404, 409), (path, resp.status_code)
+        assert "root:" not in resp.text and "create_app" not in resp.text and not STACK_TRACE.search(resp.text)
+
+
+def test_error_pages_and_json_errors_carry_the_security_headers(system: System) -> None:
+    s = requests.Session()
+    pages = [
+        (s.get(system.url("/no/such/page"), timeout=10), 404, "页面不存在"),
+        (s.delete(system.url("/login"), timeout=10), 405, "不支持该操作"),
+        (s.post(system.url("/login"), data={"candidate_no": "1"}, timeout=10), 403, "请求已失效"),
+        (s.post(system.url("/login"), data=b"x" * (17 * 1024 * 1024),
+                headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=60), 413, "上传的文件过大"),
+    ]  # fmt: skip
+    for resp, status, message in pages:
+        assert resp.status_code == status and message in resp.text, (resp.url, resp.status_code)
+        assert resp.headers["Content-Type"].startswith("text/html")
+        assert_headers(resp)
+    for resp, status in ((s.get(system.url("/api/v1/no-such"), timeout=10), 404),
+                         (s.get(system.url("/api/v1/me"), timeout=10), 401),
+                         (s.post(system.url("/api/v1/session"), json={}, timeout=10), 403)):  # fmt: skip
+        assert resp.status_code == status and resp.json()["error"]["message"], resp.url
+        assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["X-Frame-Options"] == "DENY"
+
+
+TEMPLATE = "{{ 'zsbtpl' * 2 }}"
+STATEMENT = "{% print 'zsbtpl' * 2 %}"
+MARKUP = "<script>alert(1)</script>"
+
+
+def test_template_and_markup_typed_into_the_form_stay_literal_on_pages_and_pdfs(system: System) -> None:
+    """Free-text fields of 填写基本信息 are shown on the candidate's pages, the staff's review page
+    and the PDFs: an expression in them is text, never evaluated, and markup is escaped."""
+    address = f"山西省太原市{TEMPLATE}{MARKUP}坞城路92号"
+    resume = [{"start": "2018-09", "end": "2021-07", "unit": f"{STATEMENT}太原市第五中学", "role": "学生"}]
+    number, s = at_documents(system, "注入辛", poverty_registered="0", mailing_address=address, resume=resume)
+    point = staff(system, f"inj{uuid.uuid4().hex[:6]}", "point", point="0113")
+    pages = [s.get(system.url(p), timeout=20) for p in ("/profile", "/registration/confirm")]
+    pages.append(point.get(system.url(f"/admin/registration/reviews/{number}"), timeout=20))
+    for page in pages:
+        assert page.status_code == 200, (page.url, page.status_code)
+        assert MARKER not in page.text and MARKUP not in page.text, page.url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, page.url  # shown, as text
+    pdfs = [s.get(system.url("/registration/forms/registration.pdf"), timeout=60),
+            point.get(system.url(f"/admin/exam/forms/{number}/registration.pdf"), timeout=60)]  # fmt: skip
+    for pdf in pdfs:
+        assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf", (pdf.url, pdf.status_code)
+        words = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert MARKER not in words and "'zsbtpl' * 2" in words and MARKUP in words, pdf.url

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from dataclasses import dataclass
 
-from openpyxl import load_workbook
+from zsb.common.errors import InvalidArgument
+from zsb.common.spreadsheets import is_xlsx, read_xlsx_rows
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_ROWS = 500_000
+# The XML of MAX_ROWS score lines fits in this; beyond it the file is a zip bomb.
+MAX_UNPACKED = 256 * 1024 * 1024
 
 
 class ScoreFileError(Exception):
@@ -34,7 +36,7 @@ def read_table(data: bytes) -> Table:
         raise ScoreFileError("文件为空")
     if len(data) > MAX_BYTES:
         raise ScoreFileError(f"文件过大（不超过{MAX_BYTES // 1024 // 1024}MB），请分批以“更正”方式导入")
-    raw = _xlsx(data) if data[:4] == b"PK\x03\x04" else _csv(data)
+    raw = _xlsx(data) if is_xlsx(data) else _csv(data)
     header: list[str] | None = None
     lines: list[tuple[int, list[str]]] = []
     for number, row in raw:
@@ -65,14 +67,11 @@ def _cell(value: object) -> str:
 
 def _xlsx(data: bytes) -> list[tuple[int, tuple[object, ...]]]:
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ScoreFileError("无法读取Excel文件，请另存为.xlsx后重试") from exc
-    try:
-        sheet = wb.worksheets[0]
-        return [(i, row) for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    finally:
-        wb.close()
+        # +2: the header line, and one more line to tell that the file has too many.
+        rows = read_xlsx_rows(data, max_unpacked=MAX_UNPACKED, max_rows=MAX_ROWS + 2)
+    except InvalidArgument as exc:
+        raise ScoreFileError(exc.message) from exc
+    return list(enumerate(rows, start=1))
 
 
 def _csv(data: bytes) -> list[tuple[int, list[str]]]:
