@@ -10,7 +10,8 @@ document.addEventListener("DOMContentLoaded", function () {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (s) {
-        if (!s.verifying) { window.location.reload(); return; }
+        // Over: show the result without the "已开始认证" note of the ?done=started address.
+        if (!s.verifying) { window.location.replace(window.location.pathname); return; }
         var progress = field("progress");
         if (progress) {
           progress.textContent = s.state === "running" ? "正在比对照片…"

@@ -27,9 +27,12 @@ document.addEventListener("DOMContentLoaded", function () {
       Array.prototype.forEach.call(rows.querySelectorAll("tr.resume-row"), function (tr, i) {
         Array.prototype.forEach.call(tr.querySelectorAll("input"), function (input) {
           input.name = input.name.replace(/^resume-\d+-/, "resume-" + i + "-");
+          // Screen readers hear "第N行起始年月": keep N right after rows come and go.
+          var label = input.getAttribute("aria-label");
+          if (label) { input.setAttribute("aria-label", label.replace(/^第\d+行/, "第" + (i + 1) + "行")); }
         });
         var remove = tr.querySelector(".remove-row");
-        if (remove) { remove.value = i; }
+        if (remove) { remove.value = i; remove.setAttribute("aria-label", "删除第" + (i + 1) + "行"); }
       });
     };
     add.addEventListener("click", function (event) {
@@ -43,8 +46,10 @@ document.addEventListener("DOMContentLoaded", function () {
         input.removeAttribute("aria-describedby");
       });
       Array.prototype.forEach.call(copy.querySelectorAll(".error"), function (e) { e.remove(); });
+      Array.prototype.forEach.call(copy.querySelectorAll(".has-error"), function (e) { e.classList.remove("has-error"); });
       rows.appendChild(copy);
       renumber();
+      copy.querySelector("input").focus();
     });
     rows.addEventListener("click", function (event) {
       var target = event.target;
@@ -54,6 +59,7 @@ document.addEventListener("DOMContentLoaded", function () {
       event.preventDefault();
       target.closest("tr").remove();
       renumber();
+      add.focus(); // the focused button is gone: keep the keyboard user in the table's neighbourhood
     });
   }
 });

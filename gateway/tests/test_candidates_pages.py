@@ -62,6 +62,7 @@ def test_search_export_reveal_and_statistics(rstack: RegStack) -> None:  # noqa:
     stats = text(point.get("/admin/statistics"))
     assert stats.count("<svg") == 5 and "山西工程职业学院" in stats and "大同" not in stats
     assert 'id="payments-unavailable"' in stats  # this stack runs no payment service
+    assert 'id="results-unavailable"' in stats  # nor a results service: the page still answers
     assert 'src="http' not in stats and "//cdn" not in stats  # nothing loaded from elsewhere
     home = text(point.get("/admin"))
     assert 'id="dashboard"' in home and "填报中" in home

@@ -25,11 +25,13 @@ from services.registration.documents.testing import (
     documents_spec,
     extracted,
     plan,
+    province,
     qualify,
     run_and_publish,
     use_documents,
 )
-from services.registration.tests.helpers import make_id
+from services.registration.service.calendar import CalendarService
+from services.registration.tests.helpers import make_id, publish_outbox_now
 from zsb.common.clock import utcnow
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.settings import Settings
@@ -113,6 +115,7 @@ def test_the_candidate_downloads_reads_the_pledge_and_the_ticket_verifies(dstack
         "《录取加分登记表》",
         "《考生准考证》",
         "考场尚未编排发布",
+        "准考证打印：未开始（考场编排发布后开放）",  # the phase is open, but there is no ticket yet
     ):
         assert expected in page, expected
     assert 'href="/registration/forms/registration.pdf"' in page
@@ -131,6 +134,7 @@ def test_the_candidate_downloads_reads_the_pledge_and_the_ticket_verifies(dstack
     run_and_publish(deps(dstack))
     page = text(client.get("/registration/forms"))
     assert "座位号" in page and "阅读承诺书" in page and "0101考点山西大学附属中学" in page
+    assert "准考证打印：开放中" in page
     before = client.get("/registration/forms/ticket.pdf")
     assert before.status_code == 409 and "请先阅读并同意《考生诚信考试承诺书》" in text(before)
 
@@ -144,6 +148,19 @@ def test_the_candidate_downloads_reads_the_pledge_and_the_ticket_verifies(dstack
     agreed = post(client, "/registration/forms/pledge", page="/registration/forms/pledge")
     assert agreed.status_code == 302 and agreed.headers["Location"].endswith("/registration/forms?agreed=1")
     assert "您已同意《考生诚信考试承诺书》" in text(client.get(agreed.headers["Location"]))
+
+    # Outside the calendar's 准考证打印 phase the page says why, in Chinese (409, not an error page of 500).
+    now = utcnow()
+    with province():
+        CalendarService(ctx).set_phase("ticket_printing", now + timedelta(hours=1), now + timedelta(days=2))
+    try:
+        closed = client.get("/registration/forms/ticket.pdf")
+        assert closed.status_code == 409 and "不在办理时间内：准考证打印将于" in text(closed)
+        assert "准考证打印：未开始（" in text(client.get("/registration/forms"))
+    finally:
+        with province():
+            CalendarService(ctx).set_phase("ticket_printing", None, None)
+        publish_outbox_now(dstack.registration)
 
     ticket = client.get("/registration/forms/ticket.pdf")
     assert ticket.status_code == 200 and "准考证" in extracted(ticket.data)
@@ -212,31 +229,24 @@ def test_admin_plan_arrangement_and_candidate_forms(dstack: DocStack) -> None:
     assert post(province, "/admin/exam/sessions", overlap, page="/admin/exam/plan").status_code == 302
     clash = post(province, "/admin/exam/sessions", {**overlap, "subject": "英语"}, page="/admin/exam/plan")
     assert clash.status_code == 400 and "时间重叠" in text(clash)
-    window = post(
+    short = post(
         province,
         "/admin/exam/settings",
-        {
-            "exam_title": "2026年山西省普通高校专升本选拔考试",
-            "ticket_open_at": "2026-04-10T09:00",
-            "ticket_close_at": "2026-04-08T09:00",
-            "arrangement_seed": "zsb",
-        },
+        {"exam_title": "考试", "arrangement_seed": "zsb"},
         page="/admin/exam/plan",
     )
-    assert window.status_code == 400 and "打印结束时间应晚于开始时间" in text(window)
+    assert short.status_code == 400 and "考试名称" in text(short)
     ok = post(
         province,
         "/admin/exam/settings",
-        {
-            "exam_title": "2026年山西省普通高校专升本选拔考试",
-            "ticket_open_at": "2026-04-10T09:00",
-            "ticket_close_at": "2026-04-18T09:00",
-            "arrangement_seed": "zsb",
-        },
+        {"exam_title": "2026年山西省普通高校专升本选拔考试", "arrangement_seed": "zsb"},
         page="/admin/exam/plan",
     )
     assert ok.status_code == 302
-    assert 'value="2026-04-10T09:00"' in text(province.get("/admin/exam/plan"))  # Beijing time, as typed
+    # The printing window is the calendar's phase: shown here, with the way to the calendar page.
+    shown = text(province.get("/admin/exam/plan"))
+    assert "准考证打印时间：准考证打印开放中" in shown and 'href="/admin/calendar#phase-ticket_printing"' in shown
+    assert 'name="ticket_open_at"' not in shown
 
     # City staff read the plan but cannot change it or run the arrangement.
     datong = staff(dstack, "datong", "city", city="02")

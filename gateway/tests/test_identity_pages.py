@@ -24,11 +24,13 @@ from gateway.tests.test_registration_pages import candidate, post, read_notices,
 from services.auth.main import SPEC as AUTH
 from services.identity.tests.harness import Harness, make_harness
 from services.identity.tests.support import ScriptedEngine, card_back, face_photo, plain_photo, real_engine
+from services.identity.tests.test_calendar_gate import at, deliver
 from services.registration.main import SPEC as REGISTRATION
 from services.registration.tests.helpers import form
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.settings import Settings
 from zsb.events.v1 import identity_events_pb2 as ev
+from zsb.events.v1 import registration_events_pb2 as reg_ev
 
 START_BUTTON = ">开始认证</button>"
 REVIEW_BUTTON = ">申请人工审核</button>"
@@ -167,10 +169,14 @@ def test_consent_uploads_progress_and_the_result(stack_factory) -> None:
     assert '<noscript><meta http-equiv="refresh"' in page and 'type="file"' not in page
     state = client.get("/api/v1/identity/status").get_json()
     assert state["verifying"] and state["status"] == "verifying"
+    assert "已开始认证" in text(client.get("/identity?done=started"))  # where 开始认证 leads, while it runs
     engine.gate.set()
     assert wait_for_result(client)["status"] == "passed"
     page = text(client.get("/identity"))
     assert "身份认证通过" in page and "继续办理网上支付" in page and 'type="file"' not in page
+    # The same address once the check is over (the no-script refresh reloads it): the result, not "please wait".
+    over = text(client.get("/identity?done=started"))
+    assert "已开始认证" not in over and over.count("继续办理网上支付</a>") == 1
     assert [type(e) for e in s.identity.events()] == [ev.IdentityVerified]
 
 
@@ -228,12 +234,30 @@ def test_a_failed_comparison_goes_to_staff_in_scope_who_decide_with_a_reason(sta
     assert "身份认证已通过人工审核" in text(client.get("/identity"))
     log = text(reviewer.get("/admin/identity/audit"))
     assert "identity_rejected" in log and "identity_approved" in log and "photo_viewed" in log
-    assert [type(e).__name__ for e in s.identity.events()] == [
+    events = s.identity.events()
+    assert [type(e).__name__ for e in events if type(e).__name__ != "IdentityStaffAction"] == [
         "IdentityVerificationFailed",
         "IdentityManuallyRejected",
         "IdentityManualReviewRequested",
         "IdentityManuallyApproved",
     ]
+    # Each staff decision and photo view also went to the platform's audit log.
+    audited = [e.action for e in events if type(e).__name__ == "IdentityStaffAction"]
+    assert {"identity_rejected", "identity_approved", "photo_viewed"} <= set(audited)
+
+
+def test_outside_the_calendar_the_page_says_when_and_refuses_with_that_message(stack_factory) -> None:
+    s = stack_factory(ScriptedEngine())
+    client = confirmed_candidate(s)
+    consent(client)
+    # 网上支付 closed an hour ago (the identity service's clock): 身份认证 closed with it.
+    deliver(s.identity, reg_ev.CalendarPhaseChanged(phase="payment", closes_at=at(s.identity, hours=-1), version=1))
+    page = text(client.get("/identity"))
+    assert "身份认证已于2026年3月6日09:00结束（随网上支付截止）" in page and 'type="file"' not in page
+    refused = upload(client, "portrait", plain_photo())
+    assert refused.status_code == 409
+    assert "不在办理时间内：身份认证已于2026年3月6日09:00结束（随网上支付截止）" in text(refused)
+    assert post(client, "/identity/start", page="/identity").status_code == 409
 
 
 def test_posts_without_the_csrf_token_are_refused(stack_factory) -> None:

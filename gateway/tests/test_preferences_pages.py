@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -20,7 +19,6 @@ from services.auth.adapters.tables import Session
 from services.auth.main import SPEC as AUTH
 from services.preferences.tests.helpers import OTHER, PLAN, make_eligible, plan_rows, window
 from services.preferences.tests.helpers import WITHOUT_CONSUMERS as PREFERENCES
-from zsb.common.clock import BEIJING
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.settings import Settings
 from zsb.preferences.v1 import preferences_pb2 as pb
@@ -319,7 +317,7 @@ def upload(client: FlaskClient, data: bytes, name: str):
 
 def test_plan_import_reports_every_bad_row_then_imports_excel(pstack: PrefStack) -> None:
     client = province(pstack)
-    assert "招生计划导入" in page(client, "/admin") and "志愿填报时间" in page(client, "/admin")
+    assert "招生计划导入" in page(client, "/admin") and "志愿批次顺序" in page(client, "/admin")
     bad = HEADER + "普通批本科,10108,山西大学,01,会计学,01,30\n提前批,10108,山西大学,02,财务管理,01,x\n"
     resp = upload(client, bad.encode(), "plan.csv")
     body = resp.get_data(as_text=True)
@@ -344,31 +342,16 @@ def test_plan_import_reports_every_bad_row_then_imports_excel(pstack: PrefStack)
     assert "<td>运城学院</td>" in text
 
 
-def test_the_province_sets_windows_in_beijing_time_and_order_audited(pstack: PrefStack) -> None:
+def test_the_province_orders_batches_audited_and_sets_windows_on_the_calendar_page(pstack: PrefStack) -> None:
     client = province(pstack)
+    pstack.schedule("ordinary", hours_from=2, hours_to=30)
     html = page(client, "/admin/preferences/batches")
     csrf = hidden(html)["csrf_token"]
-    resp = client.post(
-        "/admin/preferences/batches/ordinary",
-        data={"csrf_token": csrf, "opens_at": "2026-07-01T09:00", "closes_at": "2026-07-03T17:30"},
-    )
-    assert resp.status_code == 302
-    batch = next(b for b in pstack.prefs_stub().ListBatches(pb.ListBatchesRequest(), metadata=pstack.province()).batches
-                 if b.code == "ordinary")  # fmt: skip
-    assert datetime.fromtimestamp(batch.opens_at, BEIJING).strftime("%Y-%m-%d %H:%M") == "2026-07-01 09:00"
-    html = page(client, "/admin/preferences/batches?saved=1")
-    assert (
-        'value="2026-07-01T09:00"' in html
-        and "设置填报时间" in html
-        and "普通批本科 填报时间：2026-07-01 09:00 至 2026-07-03 17:30" in html
-    )
-    wrong = client.post(
-        "/admin/preferences/batches/ordinary",
-        data={"csrf_token": csrf, "opens_at": "2026-07-03T09:00", "closes_at": "2026-07-01T09:00"},
-    )
-    assert wrong.status_code == 400 and "结束时间须晚于开始时间" in wrong.get_data(as_text=True)
-    garbled = client.post("/admin/preferences/batches/ordinary", data={"csrf_token": csrf, "opens_at": "明天"})
-    assert garbled.status_code == 400 and "开始时间格式不正确" in garbled.get_data(as_text=True)
+    # The windows are shown here and set on the calendar page (gateway/tests/test_calendar_pages.py).
+    assert 'href="/admin/calendar#calendar-batches"' in html and "尚未开放填报，将于" in html
+    assert 'name="opens_at"' not in html
+    moved = client.post("/admin/preferences/batches/ordinary", data={"csrf_token": csrf, "opens_at": "2026-07-01"})
+    assert moved.status_code == 404
     order = client.post(
         "/admin/preferences/batches/order", data={"csrf_token": csrf, "position_1": "ordinary", "position_2": "jdlk"}
     )

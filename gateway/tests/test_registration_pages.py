@@ -430,3 +430,46 @@ def test_reference_data_page_for_the_province(rstack: RegStack) -> None:
     client = candidate(rstack)
     read_notices(rstack, client)
     assert "太原旅游职业学院" in text(client.get("/registration/basic-info"))
+
+
+def test_the_reviewer_grants_bonus_points_and_bad_values_are_shown_at_the_field(rstack: RegStack) -> None:
+    client = candidate(rstack)
+    read_notices(rstack, client)
+    awards = "2023年全国职业院校技能大赛会计技能赛项一等奖"
+    assert save(client, form(claims_bonus_points="1", awards=awards)).status_code == 302
+    post(client, "/registration/confirm")
+    with rstack.registration.ctx.db.unit_of_work() as session:
+        record(session, CANDIDATE, lambda r: r.record_identity_verified(r.confirmed_at))
+        record(session, CANDIDATE, lambda r: r.record_payment_succeeded(r.confirmed_at))
+    material = {"kind": "bonus_points", "file": (io.BytesIO(pdf_bytes()), "获奖证书.pdf")}
+    uploaded = post(
+        client, "/registration/documents", material, page="/registration/documents", content_type="multipart/form-data"
+    )
+    assert uploaded.status_code == 302
+    assert post(client, "/registration/documents/submit", page="/registration/documents").status_code == 302
+
+    reviewer = staff(rstack, "taiyuan", "city", city="01")
+    url = f"/admin/registration/reviews/{CANDIDATE}"
+    page = text(reviewer.get(url))
+    assert 'name="bonus_points"' in page and "填写0至10之间的整数；不予加分请填0" in page and awards in page
+    wanted = {
+        "": "请填写认定的奖励加分（不予加分请填0）",
+        "abc": "奖励加分须为0至10之间的整数（单位：分）",
+        "11": "奖励加分须为0至10之间的整数（单位：分）",
+        "-3": "奖励加分须为0至10之间的整数（单位：分）",
+    }
+    for typed, message in wanted.items():
+        resp = post(reviewer, url, {"decision": "approve", "bonus_points": typed}, page="/admin")
+        html = text(resp)
+        assert resp.status_code == 400, typed
+        # The message sits in the field's own box, the typed value kept and the input marked invalid.
+        field = re.search(r'<div class="field has-error">\s*<label for="bonus_points">.*?</div>', html, re.S)
+        assert field is not None, typed
+        assert f'<span id="bonus_points-error" class="error" role="alert">{message}</span>' in field.group(0)
+        assert f'value="{typed}"' in field.group(0) and 'aria-invalid="true"' in field.group(0)
+        assert "审核中" in html and 'id="reason-error"' not in html
+    approved = post(reviewer, url, {"decision": "approve", "bonus_points": "8"}, page="/admin")
+    assert approved.status_code == 302
+    decided = text(reviewer.get(approved.headers["Location"]))
+    assert '<dd id="granted-bonus">8 分</dd>' in decided and 'name="bonus_points"' not in decided
+    assert "认定奖励加分8分（上限10分）" in text(reviewer.get("/admin/registration/audit"))

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.app import create_app
 from gateway.tests.conftest import NEW_PASSWORD, Stack, form_with_captcha, hidden, login
 from services.auth.main import SPEC as AUTH
 from services.results.tests.support import WITHOUT_CONSUMERS as RESULTS
 from services.results.tests.support import Harness, Person, number, score_csv
+from services.results.tests.test_calendar_gate import deliver
 from zsb.common.runtime import ServiceRuntime
 from zsb.common.settings import Settings
+from zsb.events.v1 import registration_events_pb2 as reg_ev
 
 PLAN = [("jdlk", "10108", "01", "01", 1), ("ordinary", "10108", "01", "01", 1), ("ordinary", "10112", "01", "01", 2)]
 NAMES = {"10108": "山西大学", "10112": "太原理工大学", "10108/01": "会计学", "10112/01": "财务管理"}
@@ -152,6 +156,13 @@ def test_scores_and_bands_appear_only_once_published(rstack: ResultsStack) -> No
 
     other = candidate(rstack, folks[1].no)
     assert text_of(page(other, "/results"), "res-rank") == "1"  # each sees only their own
+
+    # The calendar's 成绩查询 phase opens tomorrow: published, yet the candidate reads when.
+    opens = Timestamp(seconds=int(time.time()) + 86400)
+    deliver(rstack.results, reg_ev.CalendarPhaseChanged(phase="score_publication", opens_at=opens, version=1))
+    html = page(client, "/results")
+    assert text_of(html, "res-no-scores").startswith("成绩查询将于") and 'id="res-rank"' not in html
+    assert text_of(page(client, "/results/bands"), "res-bands-none").startswith("成绩查询将于")
 
 
 def test_runs_returns_and_solicitation_through_the_pages(rstack: ResultsStack) -> None:

@@ -1,14 +1,15 @@
 """Admin side: candidates (考生查询, masked numbers, audited 查看完整信息), Excel exports of the
-candidate list and the review queue, statistics with server-drawn charts, and the dashboard counts.
+candidate list and the review queue, statistics with server-drawn charts (registrations, payments,
+score bands, admissions) and their export, and the dashboard counts.
 
-The registration service limits every list and count to the staff member's scope; these pages only
-pass the filters on.
+The registration, payment and results services limit every list and count to the staff member's
+scope; these pages only pass the filters on.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
@@ -22,6 +23,7 @@ from zsb.common.clock import BEIJING
 from zsb.common.discovery import ServiceUnavailable
 from zsb.payment.v1 import payment_pb2 as payment_pb
 from zsb.registration.v1 import registration_pb2 as pb
+from zsb.results.v1 import results_pb2 as results_pb
 
 bp = Blueprint("candidates_admin", __name__, url_prefix="/admin")
 ADMIN_MENU = [
@@ -41,10 +43,16 @@ STATUSES = {
 }
 FACTS = {"pending": "未完成", "passed": "已完成", "failed": "未通过"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CHART_ROWS = 20  # institutions drawn; the export holds them all
+MAJOR_ROWS = 50  # majors listed on the page
 
 
 def reg():
     return current_app.extensions["backends"].registration
+
+
+def results():
+    return current_app.extensions["backends"].results
 
 
 def _arg(name: str, size: int) -> str:
@@ -112,11 +120,17 @@ def _pages(fetch, rows_of) -> Iterator:
 
 
 def _xlsx(title: str, header: list[str], rows: Iterator[list]) -> Response:
+    return _workbook(title, [(title, header, rows)])
+
+
+def _workbook(title: str, sheets: list[tuple[str, list[str], Iterable[list]]]) -> Response:
+    """An .xlsx download of (sheet name, header, rows) sheets, named after `title` and the time."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title)
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
+    for name, header, rows in sheets:
+        sheet = book.create_sheet(name)
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     out.seek(0)
@@ -222,13 +236,87 @@ def _payment_charts(city_names: dict[str, str]) -> list[tuple[str, Markup]] | No
     ]
 
 
+def results_stats(timeout: float = 15.0) -> results_pb.ResultsStats | None:
+    """Score bands and admissions of the caller's scope; None when the results service cannot say."""
+    try:
+        return call(results().GetResultsStats, results_pb.GetResultsStatsRequest(), timeout=timeout)
+    except (BackendError, ServiceUnavailable):
+        return None
+
+
+def _results_charts(s: results_pb.ResultsStats) -> dict[str, list[tuple[str, Markup]]]:
+    """分数段 per category, and the standing admissions per batch and per institution."""
+    # bar_chart escapes every label itself.
+    scores = [
+        (
+            f"报考专业类别 {c.major_category}（{c.candidates}人，最高{c.highest}分）",
+            Markup(  # noqa: S704
+                bar_chart(f"分数段 {c.major_category}", [(f"{b.low}–{b.high}分", b.count) for b in c.bands], "人")
+            ),
+        )
+        for c in s.bands
+    ]
+    admissions = [
+        ("投档人数（按批次，含院校审核中）", [(r.label, r.dispatched) for r in s.by_batch]),
+        ("已录取人数（按批次）", [(r.label, r.admitted) for r in s.by_batch]),
+        (f"投档人数（按院校，前{CHART_ROWS}所）", [(r.label, r.dispatched) for r in s.by_institution[:CHART_ROWS]]),
+    ]
+    if any(r.returned for r in s.by_batch):
+        admissions.append(("退档人数（按批次）", [(r.label, r.returned) for r in s.by_batch]))
+    return {
+        "scores": scores,
+        "admissions": [(title, Markup(bar_chart(title, rows, "人"))) for title, rows in admissions],  # noqa: S704
+    }
+
+
 @bp.get("/statistics")
 @login_required(staff=True)
 def statistics():
     stats = call(reg().GetRegistrationStats, pb.GetRegistrationStatsRequest())
     names = {r.key: r.label for r in stats.by_city}
+    outcomes = results_stats()
     return render_template(
-        "candidates/statistics.html", stats=stats, charts=_charts(stats), payments=_payment_charts(names)
+        "candidates/statistics.html",
+        stats=stats,
+        charts=_charts(stats),
+        payments=_payment_charts(names),
+        results=outcomes,
+        results_charts=_results_charts(outcomes) if outcomes is not None else None,
+        major_rows=MAJOR_ROWS,
+    )
+
+
+@bp.get("/statistics/results.xlsx")
+@login_required(staff=True)
+def export_results():
+    """成绩与录取统计 of the caller's scope: the figures of the statistics page, every row."""
+    s = call(results().GetResultsStats, results_pb.GetResultsStatsRequest())
+    counts = ["投档（含院校审核中）", "已录取", "退档"]
+
+    def figures(r: results_pb.AdmissionCount) -> list:
+        return [r.dispatched, r.admitted, r.returned]
+
+    return _workbook(
+        "成绩与录取统计",
+        [
+            (
+                "分数段",
+                ["报考专业类别", "分数段", "最低分", "最高分", "人数"],
+                ([c.major_category, f"{b.low}–{b.high}", b.low, b.high, b.count] for c in s.bands for b in c.bands),
+            ),
+            ("按批次", ["批次", *counts], ([r.label, *figures(r)] for r in s.by_batch)),
+            ("按院校", ["院校代号", "院校名称", *counts], ([r.key, r.label, *figures(r)] for r in s.by_institution)),
+            (
+                "按专业",
+                ["院校代号", "专业代号", "院校专业", *counts],
+                ([*r.key.split("/", 1), r.label, *figures(r)] for r in s.by_major),
+            ),
+            (
+                "征集志愿",
+                ["批次", "征集计划缺额", "填报人数", "征集投档人数"],
+                ([x.batch_name, x.vacancies, x.applicants, x.dispatched] for x in s.solicitations),
+            ),
+        ],
     )
 
 
@@ -241,4 +329,8 @@ def dashboard_helper() -> dict:
         except (BackendError, ServiceUnavailable):  # the console's home works without registration
             return None
 
-    return {"registration_dashboard": registration_dashboard}
+    def results_dashboard() -> results_pb.ResultsStats | None:
+        """Scores and admissions of the scope for the console's home; None when unavailable."""
+        return results_stats(timeout=DASHBOARD_TIMEOUT)
+
+    return {"registration_dashboard": registration_dashboard, "results_dashboard": results_dashboard}

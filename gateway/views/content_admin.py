@@ -72,13 +72,13 @@ def _saved(fn):
 
 
 @bp.get("")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def page():
     return _page(message="已保存" if request.args.get("saved") == "1" else "")
 
 
 @bp.post("/notices")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def save_notice():
     def save() -> None:
         notice_id = request.form.get("id", "")
@@ -95,20 +95,20 @@ def save_notice():
 
 
 @bp.post("/notices/<int:notice_id>/delete")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def delete_notice(notice_id: int):
     return _saved(lambda: call(reg().DeleteNotice, pb.DeleteNoticeRequest(id=notice_id)))
 
 
 @bp.post("/pages/<key>")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def save_page(key: str):
     body = request.form.get("body", "")[:100_000]
     return _saved(lambda: call(reg().SaveSitePage, pb.SitePage(key=key[:20], body=body)))
 
 
 @bp.post("/hotlines")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def save_hotlines():
     def save() -> None:
         lines = parse_hotlines(request.form.get("hotlines", "")[:200_000])

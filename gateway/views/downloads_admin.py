@@ -1,4 +1,4 @@
-"""Admin side of 表格下载: the exam plan (考点, 考场, 考试日程, 准考证打印时间), the arrangement
+"""Admin side of 表格下载: the exam plan (考点, 考场, 考试日程; 准考证打印 is a calendar phase), the arrangement
 (编排, 审核, 发布) and a candidate's documents for staff in scope.
 
 The province edits and publishes; city staff see their city. The registration service checks
@@ -8,14 +8,12 @@ role and scope on every call; the menus only hide what a role cannot use.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from gateway.errors import BackendError, call
 from gateway.security import login_required
 from gateway.views.downloads import KINDS, pdf_response
-from zsb.common.clock import BEIJING
 from zsb.registration.v1 import registration_pb2 as pb
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/exam")
@@ -65,22 +63,6 @@ def rooms_text(site: pb.ExamSite) -> str:
     return "\n".join(f"{r.room_no},{r.capacity}" + (f",{r.location}" if r.location else "") for r in site.rooms)
 
 
-def _local(value: str, field: str, errors: dict[str, str]) -> int:
-    """'2026-04-10T09:00' (a datetime-local input, Beijing time) → unix seconds; '' → 0."""
-    if not value:
-        return 0
-    try:
-        moment = datetime.fromisoformat(value).replace(tzinfo=BEIJING)
-    except ValueError:
-        errors[field] = "时间格式不正确"
-        return 0
-    return int(moment.timestamp())
-
-
-def _local_value(ts: int) -> str:
-    return datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%dT%H:%M") if ts else ""
-
-
 def render_plan(
     plan: pb.ExamPlan | None = None,
     errors: dict[str, str] | None = None,
@@ -106,15 +88,13 @@ def render_plan(
             else {}
         )
     s = plan.settings
-    settings_form = settings_form or {
-        "exam_title": s.exam_title,
-        "ticket_open_at": _local_value(s.ticket_open_at),
-        "ticket_close_at": _local_value(s.ticket_close_at),
-        "arrangement_seed": s.arrangement_seed,
-    }
+    settings_form = settings_form or {"exam_title": s.exam_title, "arrangement_seed": s.arrangement_seed}
+    # The printing window is the calendar's 准考证打印 phase: shown here, set on the calendar page.
+    phases = call(reg().GetCalendar, pb.GetCalendarRequest()).phases
     return render_template(
         "downloads/admin_plan.html",
         plan=plan,
+        ticket_phase=next(p for p in phases if p.phase == "ticket_printing"),
         ref=_reference(),
         errors=errors or {},
         site_form=site_form,
@@ -142,35 +122,23 @@ def _attempt(fn, *, site_form=None, session_form=None, settings_form=None, error
 
 
 @bp.get("/plan")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province", "city"))
 def plan():
     return render_plan(message="已保存" if request.args.get("saved") else "")
 
 
 @bp.post("/settings")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def settings_save():
-    form = {k: _form(k, 60) for k in ("exam_title", "ticket_open_at", "ticket_close_at", "arrangement_seed")}
-    errors: dict[str, str] = {}
-    opens, closes = (
-        _local(form["ticket_open_at"], "ticket_open_at", errors),
-        _local(form["ticket_close_at"], "ticket_close_at", errors),
-    )
-    if errors:
-        return render_plan(errors=errors, settings_form=form, status=400)
-    message = pb.ExamSettings(
-        exam_title=form["exam_title"],
-        ticket_open_at=opens,
-        ticket_close_at=closes,
-        arrangement_seed=form["arrangement_seed"],
-    )
+    form = {k: _form(k, 60) for k in ("exam_title", "arrangement_seed")}
+    message = pb.ExamSettings(exam_title=form["exam_title"], arrangement_seed=form["arrangement_seed"])
     if failed := _attempt(lambda: call(reg().SaveExamSettings, message), settings_form=form):
         return failed
     return redirect(url_for("forms_admin.plan", saved=1))
 
 
 @bp.post("/sites")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def site_save():
     form = {k: _form(k) for k in ("code", "name", "city_code", "address")}
     form["rooms"] = request.form.get("rooms", "")[:40_000]
@@ -186,7 +154,7 @@ def site_save():
 
 
 @bp.post("/sites/<code>/delete")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def site_delete(code: str):
     if failed := _attempt(lambda: call(reg().DeleteExamSite, pb.DeleteExamSiteRequest(code=code[:10]))):
         return failed
@@ -194,7 +162,7 @@ def site_delete(code: str):
 
 
 @bp.post("/sessions")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def session_save():
     form = {k: _form(k, 40) for k in ("major_category", "subject", "day", "start", "end")}
     session = pb.ExamSession(**form)
@@ -206,7 +174,7 @@ def session_save():
 
 
 @bp.post("/sessions/<int:session_id>/delete")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def session_delete(session_id: int):
     if failed := _attempt(lambda: call(reg().DeleteExamSession, pb.DeleteExamSessionRequest(id=session_id))):
         return failed
@@ -226,7 +194,7 @@ def render_arrangement(view: pb.ArrangementView | None = None, message: str = ""
 
 
 @bp.get("/arrangement")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province", "city"))
 def arrangement():
     arrangement_id = request.args.get("id", "")
     view = None
@@ -246,7 +214,7 @@ def _arrangement_action(fn) -> object:
 
 
 @bp.post("/arrangement/run")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def arrangement_run():
     keep = request.form.get("keep_published") == "1"
     return _arrangement_action(
@@ -255,7 +223,7 @@ def arrangement_run():
 
 
 @bp.post("/arrangement/<int:arrangement_id>/publish")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def arrangement_publish(arrangement_id: int):
     return _arrangement_action(
         lambda: call(reg().PublishArrangement, pb.PublishArrangementRequest(arrangement_id=arrangement_id))
@@ -263,7 +231,7 @@ def arrangement_publish(arrangement_id: int):
 
 
 @bp.post("/arrangement/<int:arrangement_id>/discard")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def arrangement_discard(arrangement_id: int):
     return _arrangement_action(
         lambda: call(reg().DiscardArrangement, pb.DiscardArrangementRequest(arrangement_id=arrangement_id))
@@ -271,7 +239,7 @@ def arrangement_discard(arrangement_id: int):
 
 
 @bp.get("/arrangement/<int:arrangement_id>/seats")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province", "city"))
 def seats(arrangement_id: int):
     filters = {
         "city_code": request.args.get("city_code", "")[:2],

@@ -72,7 +72,11 @@ def page(v: pb.IdentityView | None = None, errors: dict | None = None, message: 
 @login_required()
 def index():
     notes = {"uploaded": "照片已上传。", "started": "已开始认证，请稍候。", "requested": "已提交人工审核申请。"}
-    return page(message=notes.get(request.args.get("done", ""), ""))
+    done = request.args.get("done", "")
+    v = my_identity() if done == "started" else None
+    if v is not None and v.status != "verifying":
+        done = ""  # the check is over: the status box says how it went, not "please wait"
+    return page(v=v, message=notes.get(done, ""))
 
 
 @bp.post("/identity/consent")
@@ -102,11 +106,12 @@ def upload():
     data = file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return page(errors={kind: f"文件过大，不能超过{MAX_UPLOAD // (1024 * 1024)}MB"}, status=400)
+    # A long file name keeps its end: the base name and its extension.
     try:
         call(
             identity().UploadPhoto,
             pb.UploadPhotoRequest(
-                kind=kind, filename=file.filename[:200], declared_type=(file.mimetype or "")[:100], data=data
+                kind=kind, filename=file.filename[-200:], declared_type=(file.mimetype or "")[:100], data=data
             ),
             timeout=90,  # the photo rules run the face detector, which may still be loading
         )

@@ -154,7 +154,7 @@ def script() -> Response:
 
 
 @bp.get("/admin/payment/orders")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province", "city", "point"))
 def admin_orders():
     candidate_no = request.args.get("candidate_no", "").strip()[:14]
     state = request.args.get("state", "").strip()[:12]
@@ -166,14 +166,14 @@ def admin_orders():
 
 
 @bp.get("/admin/payment/fees")
-@login_required(staff=True)
+@login_required(staff=True)  # every staff role may read the schedule; only the province sets it
 def admin_fees():
     fees = call(payment().ListFees, pb.ListFeesRequest()).fees
     return render_template("payment/admin_fees.html", fees=fees, errors={}, values={}, message="")
 
 
 @bp.post("/admin/payment/fees")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def admin_fee_set():
     values = {k: request.form.get(k, "").strip()[:20] for k in ("category_code", "category_name", "amount_yuan")}
     errors: dict[str, str] = {}
@@ -209,7 +209,7 @@ def _parse_yuan(text: str) -> int | None:
 
 
 @bp.get("/admin/payment/reconciliation")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def admin_reconciliations():
     runs = call(payment().ListReconciliations, pb.ListReconciliationsRequest(limit=50)).runs
     today = datetime.now(BEIJING).date().isoformat()
@@ -217,7 +217,7 @@ def admin_reconciliations():
 
 
 @bp.post("/admin/payment/reconciliation")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def admin_reconcile():
     provider = request.form.get("provider", "")
     bill_date = request.form.get("bill_date", "").strip()[:10]
@@ -232,14 +232,14 @@ def admin_reconcile():
 
 
 @bp.get("/admin/payment/reconciliation/<int:run_id>")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def admin_reconciliation(run_id: int):
     run = call(payment().GetReconciliation, pb.GetReconciliationRequest(id=run_id))
     return render_template("payment/admin_reconciliation.html", run=run)
 
 
 @bp.get("/admin/payment/alerts")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def admin_alerts():
     kind = request.args.get("kind", "").strip()[:40]
     alerts = call(payment().ListAlerts, pb.ListAlertsRequest(kind=kind, limit=200)).alerts

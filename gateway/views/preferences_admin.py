@@ -1,22 +1,20 @@
 """Admin side of plans and preferences (province): importing the enrollment plan, the batches'
-order and filling windows, and the audit of those actions."""
+order, and the audit of those actions. The batches' filling windows are set on the calendar page
+(gateway/views/calendar_admin.py), with the rest of the year."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from gateway.errors import BackendError, call
 from gateway.imports import ImportFileError, read_table
 from gateway.security import login_required
-from zsb.common.clock import BEIJING
 from zsb.preferences.v1 import preferences_pb2 as pb
 
 bp = Blueprint("preferences_admin", __name__, url_prefix="/admin/preferences")
 ADMIN_MENU = [
     (40, "招生计划导入", "preferences_admin.plan_page", ("province",)),
-    (41, "志愿填报时间", "preferences_admin.batches_page", ("province",)),
+    (41, "志愿批次顺序", "preferences_admin.batches_page", ("province",)),
 ]
 # The import file's columns (its first line), as the province's template names them.
 PLAN_COLUMNS = {
@@ -30,7 +28,6 @@ PLAN_COLUMNS = {
 }
 FIELD_NAMES = {v: k for k, v in PLAN_COLUMNS.items()}
 SHOWN_LINES = 500
-_LOCAL_TIME = "%Y-%m-%dT%H:%M"
 
 
 def prefs():
@@ -61,13 +58,13 @@ def _plan_page(message: str = "", problems=(), imported: pb.ImportPlanResponse |
 
 
 @bp.get("/plan")
-@login_required(staff=True)
+@login_required(staff=True)  # the plan is public; only the province imports it
 def plan_page():
     return _plan_page()
 
 
 @bp.post("/plan")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def plan_import():
     upload = request.files.get("file")
     try:
@@ -85,22 +82,7 @@ def plan_import():
     return _plan_page(imported=resp)
 
 
-# ---- batches: order and windows ----
-
-
-def _local(ts: int) -> str:
-    """A unix time as the value of a datetime-local input, in Beijing time."""
-    return datetime.fromtimestamp(ts, BEIJING).strftime(_LOCAL_TIME) if ts else ""
-
-
-def _parse_local(raw: str, label: str) -> int:
-    value = (raw or "").strip()
-    if not value:
-        return 0
-    try:
-        return int(datetime.strptime(value[:16], _LOCAL_TIME).replace(tzinfo=BEIJING).timestamp())
-    except ValueError as exc:
-        raise BackendError(400, f"{label}格式不正确，应为“年-月-日 时:分”", "BAD_TIME") from exc
+# ---- batches: order (their windows are on the calendar page) ----
 
 
 def _batches_page(message: str = "", error: str = "", status: int = 200):
@@ -111,7 +93,6 @@ def _batches_page(message: str = "", error: str = "", status: int = 200):
             "preferences/admin_batches.html",
             batches=batches,
             actions=actions,
-            local=_local,
             message=message,
             error=error,
         ),
@@ -120,28 +101,14 @@ def _batches_page(message: str = "", error: str = "", status: int = 200):
 
 
 @bp.get("/batches")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def batches_page():
     saved = request.args.get("saved", "")
     return _batches_page(message="已保存" if saved == "1" else "")
 
 
-@bp.post("/batches/<code>")
-@login_required(staff=True)
-def batch_schedule(code: str):
-    try:
-        opens = _parse_local(request.form.get("opens_at", ""), "开始时间")
-        closes = _parse_local(request.form.get("closes_at", ""), "结束时间")
-        call(prefs().ScheduleBatch, pb.ScheduleBatchRequest(code=code[:16], opens_at=opens, closes_at=closes))
-    except BackendError as err:
-        if err.status >= 500 or err.status in (401, 403):
-            raise
-        return _batches_page(error=err.message, status=err.status)
-    return redirect(url_for("preferences_admin.batches_page", saved=1))
-
-
 @bp.post("/batches/order")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def batch_order():
     codes = [request.form[f"position_{i}"][:16] for i in range(1, 11) if f"position_{i}" in request.form]
     try:

@@ -21,6 +21,7 @@ from gateway.views.forms import FormState, new_captcha
 from zsb.auth.v1 import auth_pb2 as auth_pb
 from zsb.common.pii import mask_id_number, mask_phone
 from zsb.common.validators import MAINLAND_PROVINCES
+from zsb.preferences.v1 import preferences_pb2 as pref_pb
 from zsb.registration.v1 import registration_pb2 as pb
 
 bp = Blueprint("registration", __name__)
@@ -148,7 +149,28 @@ def index():
     blocked = request.args.get("blocked", "")
     message = blocked_message(r, blocked) if blocked in STEP_ENDPOINTS else ""
     calendar = call(reg().GetCalendar, pb.GetCalendarRequest())  # what is open, when the next step opens
-    return render_template("registration/index.html", r=r, message=message, current=r.current_step, calendar=calendar)
+    return render_template(
+        "registration/index.html",
+        r=r,
+        message=message,
+        current=r.current_step,
+        calendar=calendar,
+        batches=preference_batches(),
+    )
+
+
+def preference_batches() -> list:
+    """The preference batches' windows (the preferences service owns them), for 报考日程.
+
+    A courtesy on this page: if the preferences service cannot answer now, the page still shows
+    the registration and the phases, without the batches (logged, not hidden).
+    """
+    stub = current_app.extensions["backends"].preferences
+    try:
+        return list(call(stub.ListBatches, pref_pb.ListBatchesRequest(), timeout=3.0).batches)
+    except BackendError as err:
+        current_app.logger.warning("preference batches unavailable for 报考日程: %s %s", err.status, err.reason)
+        return []
 
 
 # ---- 报考须知 (2.8.1) ----
@@ -414,11 +436,12 @@ def documents_upload():
     if upload is None or not upload.filename:
         return documents_view(mine(), errors={kind: "请选择要上传的文件"}, status=400)
     data = upload.read(MAX_UPLOAD + 1)
+    # A long file name keeps its end: the base name and its extension.
     try:
         resp = call(
             reg().UploadDocument,
             pb.UploadDocumentRequest(
-                kind=kind, filename=upload.filename[:200], declared_type=upload.mimetype[:100], data=data
+                kind=kind, filename=upload.filename[-200:], declared_type=upload.mimetype[:100], data=data
             ),
             timeout=60,
         )

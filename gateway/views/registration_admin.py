@@ -66,7 +66,7 @@ def reviews():
 @login_required(staff=True)
 def review(candidate_no: str):
     r = call(reg().GetCandidateRegistration, pb.GetCandidateRegistrationRequest(candidate_no=candidate_no[:14]))
-    return render_template("registration/admin/review.html", r=r, errors={}, reason="")
+    return render_template("registration/admin/review.html", r=r, errors={}, reason="", bonus_points="")
 
 
 @bp.post("/reviews/<candidate_no>")
@@ -75,14 +75,20 @@ def decide(candidate_no: str):
     number = candidate_no[:14]
     approve = request.form.get("decision") == "approve"
     reason = request.form.get("reason", "")[:400]
+    bonus_points = request.form.get("bonus_points", "")[:20]  # as typed: the service checks it
+    decision = pb.DecideReviewRequest(candidate_no=number, approve=approve, reason=reason, bonus_points=bonus_points)
     try:
-        call(reg().DecideReview, pb.DecideReviewRequest(candidate_no=number, approve=approve, reason=reason))
+        call(reg().DecideReview, decision)
     except BackendError as err:
         if err.status not in (400, 409):
             raise
         r = call(reg().GetCandidateRegistration, pb.GetCandidateRegistrationRequest(candidate_no=number))
         return render_template(
-            "registration/admin/review.html", r=r, errors={err.field or "decision": err.message}, reason=reason
+            "registration/admin/review.html",
+            r=r,
+            errors={err.field or "decision": err.message},
+            reason=reason,
+            bonus_points=bonus_points,
         ), err.status
     return redirect(url_for("registration_admin.review", candidate_no=number, decided=1))
 
@@ -97,14 +103,14 @@ def document_file(document_id: str):
 
 
 @bp.get("/reports")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province", "city", "point"))
 def reports():
     resp = call(reg().ListReports, pb.ListReportsRequest())
     return render_template("registration/admin/reports.html", reports=resp.reports, message="")
 
 
 @bp.post("/reports")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province", "city", "point"))
 def report_action():
     scope, code = request.form.get("scope", "")[:10], request.form.get("code", "")[:10]
     action = request.form.get("action", "")
@@ -134,7 +140,7 @@ def report_action():
 
 
 @bp.get("/reference")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def reference():
     current = call(reg().GetReferenceData, pb.GetReferenceDataRequest())
     text = json.dumps(json.loads(current.data_json), ensure_ascii=False, indent=2)
@@ -142,7 +148,7 @@ def reference():
 
 
 @bp.post("/reference")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def reference_replace():
     text = request.form.get("data_json", "")
     current = call(reg().GetReferenceData, pb.GetReferenceDataRequest())

@@ -81,14 +81,14 @@ def _scores_page(message: str = "", error: str = "", problems=(), error_count: i
 
 
 @bp.get("/scores")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def scores_page():
     done = request.args.get("done", "")
     return _scores_page(message={"imported": "导入成功", "published": "成绩已发布"}.get(done, ""))
 
 
 @bp.post("/scores")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def scores_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -117,7 +117,7 @@ def scores_import():
 
 
 @bp.post("/scores/<int:version>/publish")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def scores_publish(version: int):
     try:
         call(results().PublishScores, pb.PublishScoresRequest(version=version), timeout=LONG_CALL)
@@ -148,7 +148,7 @@ def _settings_page(settings: pb.AdmissionSettings | None = None, message: str = 
 
 
 @bp.get("/settings")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def settings_page():
     return _settings_page(message="已保存" if request.args.get("saved") == "1" else "")
 
@@ -198,7 +198,7 @@ def _settings_from_form(current: pb.AdmissionSettings) -> pb.AdmissionSettings:
 
 
 @bp.post("/settings")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def settings_save():
     current = call(results().GetAdmissionSettings, pb.GetAdmissionSettingsRequest())
     wanted = None
@@ -227,7 +227,7 @@ def _runs_page(message: str = "", error: str = "", status: int = 200):
 
 
 @bp.get("/runs")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def runs_page():
     done = request.args.get("done", "")
     messages = {
@@ -252,25 +252,25 @@ def _run_action(fn, req, done: str, run_id: int = 0):
 
 
 @bp.post("/runs")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def run_start():
     return _run_action(results().StartRun, pb.StartRunRequest(), "started")
 
 
 @bp.post("/runs/<int:run_id>/publish")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def run_publish(run_id: int):
     return _run_action(results().PublishRun, pb.PublishRunRequest(run_id=run_id), "published")
 
 
 @bp.post("/runs/<int:run_id>/discard")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def run_discard(run_id: int):
     return _run_action(results().DiscardRun, pb.DiscardRunRequest(run_id=run_id), "discarded")
 
 
 @bp.get("/runs/<int:run_id>")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def run_page(run_id: int):
     query = request.args.get("q", "").strip()[:30]
     category = request.args.get("category", "").strip()[:4]
@@ -296,7 +296,7 @@ def run_page(run_id: int):
 
 
 @bp.post("/phases/<int:index>/review")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def review_window(index: int):
     try:
         opens = _parse_local(request.form.get("opens_at", ""), "开始时间")
@@ -335,14 +335,14 @@ def _review_page(message: str = "", error: str = "", status: int = 200):
 
 
 @bp.get("/review")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def review_page():
     done = request.args.get("done", "")
     return _review_page(message={"returned": "已退档", "opened": "征集计划已发布"}.get(done, ""))
 
 
 @bp.post("/returns")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def return_candidate():
     req = pb.ReturnCandidateRequest(
         candidate_no=request.form.get("candidate_no", "").strip()[:14],
@@ -358,7 +358,7 @@ def return_candidate():
 
 
 @bp.post("/solicitation/<batch>")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def open_solicitation(batch: str):
     try:
         opens = _parse_local(request.form.get("opens_at", ""), "开始时间")
@@ -391,7 +391,7 @@ def lookup_page():
 
 
 @bp.get("/audit")
-@login_required(staff=True)
+@login_required(staff=True, roles=("province",))
 def audit_page():
     actions = call(results().ListStaffActions, pb.ListStaffActionsRequest(limit=200)).actions
     return render_template("results/admin_audit.html", actions=actions)

@@ -23,6 +23,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    "--lang=zh-CN",  # the browser's own controls (file inputs) speak the page's language
 ]
 SCREENSHOTS = VAR_DIR / "artifacts" / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -36,22 +37,35 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+def open_page(browser: Browser, viewport: str) -> Page:
+    """A page in a fresh browser context (no cookies) on a viewport of VIEWPORTS; close its `context`."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN", is_mobile=viewport == "phone")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    pg.viewport_name = viewport  # type: ignore[attr-defined]
+    return pg
+
+
 @pytest.fixture(params=list(VIEWPORTS))
 def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     """A fresh browser context (no cookies) per test, once on a desktop and once on a phone screen."""
-    context = browser.new_context(viewport=VIEWPORTS[request.param], locale="zh-CN", is_mobile=request.param == "phone")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    pg.viewport_name = request.param  # type: ignore[attr-defined]
+    pg = open_page(browser, request.param)
     yield pg
-    context.close()
+    pg.context.close()
 
 
-def shot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot as an artefact: var/artifacts/screenshots/<viewport>/<name>.png."""
+def shot(page: Page, name: str, *, foreign: bool = False) -> Path:
+    """Save a full-page screenshot as an artefact: var/artifacts/screenshots/<viewport>/<name>.png.
+
+    On a phone it also checks that the page does not scroll sideways, unless the page is `foreign`
+    (a third party's, such as the payment provider's cashier)."""
     path = SCREENSHOTS / page.viewport_name / f"{name}.png"  # type: ignore[attr-defined]
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
+    if page.viewport_name == "phone" and not foreign:  # type: ignore[attr-defined]
+        # site.css promises no sideways scrolling on a phone: wide content scrolls in its own box.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= VIEWPORTS["phone"]["width"], f"{name}: the page is {width}px wide on a phone"
     return path
 
 

@@ -1,14 +1,39 @@
 """Unhappy paths in a real browser, beyond the front door's (wrong captcha, lockout, forgotten password
 and the idle logout are in test_front_door.py): abandoning the registration with a captcha and an SMS code,
-and a failed face check going to manual review and a staff decision."""
+a failed face check going to manual review and a staff decision, a rejected document uploaded again, and
+a preference window that closes while the candidate is filling in the form."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.candidate_steps import (
+    choose,
+    fill_preferences,
+    first_login,
+    open_preference_form,
+    pay,
+    register,
+    reload_until,
+    scan_pdf,
+    scan_png,
+    submit_documents,
+    upload_document,
+    upload_photos,
+    verify_identity,
+)
 from tests.browser.conftest import fill_captcha, shot
-from tests.browser.test_journey import first_login, register, reload_until, staff_login, upload_photos
+from tests.browser.staff_steps import (
+    JDLK,
+    ORDINARY,
+    close_batch,
+    open_batches,
+    prepare_plan,
+    review_documents,
+    staff_login,
+    staff_page,
+)
 from tests.conftest import System
 from zsb.common.testing import sms_codes
 
@@ -76,3 +101,59 @@ def test_a_failed_face_check_goes_to_manual_review_and_staff_approve(page: Page,
     expect(page.locator("#identity-status")).to_contain_text("人工审核通过")
     expect(page.get_by_role("link", name="继续办理网上支付")).to_be_visible()
     shot(page, "u23-identity-approved")
+
+
+def test_a_rejected_document_is_uploaded_again_and_a_closed_window_refuses_preferences(
+    page: Page, system: System
+) -> None:
+    number = first_login(page, system, "褚四")
+    register(page, system, number, "褚四", poverty=True)
+    verify_identity(page, system)
+    pay(page, system)
+    page.goto(system.url("/registration/documents"))
+    reload_until(page, "#file-poverty_registered")  # registration learns of the payment
+    upload_document(page, "poverty_registered", "证明.png", scan_png("black"), "image/png")
+    submit_documents(page)
+
+    # The point rejects the unreadable scan with a reason; the candidate sees it and may upload again.
+    point = staff_page(page, system, "point", point="0113")
+    review_documents(point, system, number, reason="证明材料无法辨认，请重新上传清晰的扫描件", prefix="u30")
+    page.reload()
+    expect(page.locator(".facts")).to_contain_text("审核不通过")
+    expect(page.locator(".facts")).to_contain_text("证明材料无法辨认")
+    shot(page, "u31-documents-rejected")
+    page.get_by_role("button", name="删除").click()
+    expect(page.locator('section[aria-labelledby="kind-poverty_registered"]')).to_contain_text("尚未上传")
+    upload_document(page, "poverty_registered", "建档立卡证明.pdf", scan_pdf(2), "application/pdf")
+    shot(page, "u32-documents-uploaded-again")
+    submit_documents(page)
+    review_documents(point, system, number)
+    point.context.close()
+    page.reload()
+    expect(page.locator(".facts")).to_contain_text("审核通过")
+    shot(page, "u33-documents-approved")
+
+    # The batch closes while the form is open: 确认提交 is refused and the pages say it is over.
+    province = staff_page(page, system, "province")
+    prepare_plan(province, system)
+    open_batches(province, system)
+    page.goto(system.url("/preferences"))
+    reload_until(page, f"#edit-{ORDINARY}")  # preferences learns of the review (Kafka)
+    fill_preferences(page, system, JDLK, [("10101", "01")])  # open: saved
+    open_preference_form(page, system, ORDINARY)
+    choose(page, "A", "10108", "01")
+    close_batch(province, system, ORDINARY)
+    page.locator("#submit-preferences").click()
+    expect(page.locator("#pref-message")).to_contain_text("本批次填报已于")
+    expect(page.locator("#pref-message")).to_contain_text("结束，不能再提交或修改")
+    shot(page, "u34-preferences-window-closed")
+    page.goto(system.url("/preferences"))
+    expect(page.locator(f"#batch-{ORDINARY}")).to_contain_text("填报已于")
+    expect(page.locator(f"#edit-{ORDINARY}")).to_have_count(0)
+    expect(page.locator(f"#batch-{ORDINARY}")).to_contain_text("未填报")
+    expect(page.locator(f"#batch-{JDLK}")).to_contain_text("已提交（第1次")
+    shot(page, "u35-preferences-closed")
+    page.goto(system.url(f"/preferences/{ORDINARY}/edit"))  # the form by its address: read-only
+    expect(page.locator("#pref-readonly")).to_contain_text("结束")
+    expect(page.locator("#pref-form")).to_have_count(0)
+    province.context.close()

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     secret_key: str = Field("", description="Flask signing key; make run generates a local one")
     ready_services: str = Field(",".join(DEFAULT_PORTS), description="services whose health makes the gateway ready")
+    # The footer of every page, as in the manual: the organiser and its postal address.
+    footer_organizer: str = "山西省招生考试管理中心"
+    footer_address: str = Field("山西省太原市小店区坞城路49号", description="postal address shown in the footer")
+    footer_postcode: str = "030006"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or this service's SQLite file under var/data/."""

@@ -18,7 +18,8 @@ _STYLE = (
 
 def _page(title: str, body: str) -> str:
     return (
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
         f"<style>{_STYLE}</style></head><body>"
         '<p class="note">支付沙箱（仅供测试，不产生真实扣款）</p>'
         f"{body}</body></html>"
