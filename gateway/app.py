@@ -7,7 +7,7 @@ import secrets
 
 from flask import Flask, Response, g, request
 
-from gateway import security, views
+from gateway import reference, security, views
 from gateway.backends import Backends
 from gateway.errors import register_error_handlers
 from zsb.common.context import REQUEST_ID_HEADER, new_request_id, set_request_id
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         set_request_id(g.request_id)
 
     security.install(app)
+    reference.install(app)
 
     @app.after_request
     def _headers(resp: Response) -> Response:

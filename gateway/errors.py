@@ -101,6 +101,12 @@ def register_error_handlers(app: Flask) -> None:
             return json_error(err.status, err.message, err.reason, err.field)
         return render_template("error.html", status=err.status, message=err.message), err.status
 
+    @app.errorhandler(ServiceUnavailable)
+    def _unavailable(err: ServiceUnavailable):
+        # Raised while a stub is looked up, before `call` is entered: no healthy instance.
+        app.logger.warning("no healthy instance of %s", err)
+        return _backend(BackendError(503, BUSY, "UNAVAILABLE"))
+
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
         status = err.code or 500

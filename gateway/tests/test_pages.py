@@ -74,3 +74,13 @@ def test_unknown_page_and_method(bare: FlaskClient) -> None:
     resp = bare.get("/no/such/page")
     assert resp.status_code == 404 and "页面不存在" in resp.get_data(as_text=True)
     assert bare.get("/api/v1/nothing").json["error"]["message"] == "页面不存在"
+
+
+def test_no_healthy_instance_in_consul_is_a_busy_page_not_a_500() -> None:
+    # Consul answers for nothing here (nothing listens on port 9): every lookup finds no instance.
+    app = create_app(Settings(service_name="gateway", consul_http_addr="127.0.0.1:9"))
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 503 and "系统繁忙" in page.get_data(as_text=True)
+    api = client.get("/api/v1/captcha")
+    assert api.status_code == 503 and api.json["error"]["code"] == "UNAVAILABLE"

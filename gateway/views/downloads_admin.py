@@ -7,11 +7,10 @@ role and scope on every call; the menus only hide what a role cannot use.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from gateway.errors import BackendError, call
+from gateway.reference import reference_data
 from gateway.security import login_required
 from gateway.views.downloads import KINDS, pdf_response
 from zsb.registration.v1 import registration_pb2 as pb
@@ -34,10 +33,6 @@ def reg():
 
 def _form(name: str, size: int = 200) -> str:
     return request.form.get(name, "").strip()[:size]
-
-
-def _reference() -> dict:
-    return json.loads(call(reg().GetReferenceData, pb.GetReferenceDataRequest()).data_json)
 
 
 # ---- the plan ----
@@ -95,7 +90,7 @@ def render_plan(
         "downloads/admin_plan.html",
         plan=plan,
         ticket_phase=next(p for p in phases if p.phase == "ticket_printing"),
-        ref=_reference(),
+        ref=reference_data(),
         errors=errors or {},
         site_form=site_form,
         session_form=session_form or {},
@@ -186,7 +181,7 @@ def session_delete(session_id: int):
 
 def render_arrangement(view: pb.ArrangementView | None = None, message: str = "", status: int = 200):
     view = view or call(reg().GetArrangement, pb.GetArrangementRequest())
-    ref = _reference()
+    ref = reference_data()
     majors = {m["code"]: f"{m['name']}({m['code']})" for m in ref.get("major_categories", [])}
     return render_template(
         "downloads/admin_arrangement.html", a=view, majors=majors, statuses=STATUS_LABELS, message=message
@@ -255,7 +250,7 @@ def seats(arrangement_id: int):
             arrangement_id=arrangement_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters
         ),
     )
-    ref = _reference()
+    ref = reference_data()
     return render_template(
         "downloads/admin_seats.html",
         arrangement_id=arrangement_id,

@@ -7,15 +7,13 @@ publishes the decisions as events.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from gateway.errors import BackendError, call
+from gateway.reference import reference_data
 from gateway.security import login_required
 from gateway.views.identity import serve_photo
 from zsb.identity.v1 import identity_pb2 as pb
-from zsb.registration.v1 import registration_pb2 as reg_pb
 
 bp = Blueprint("identity_admin", __name__, url_prefix="/admin/identity")
 ADMIN_MENU = [
@@ -39,8 +37,7 @@ def identity():
 
 def reference() -> dict:
     """City and point names from registration's reference data (for filters and display)."""
-    reg = current_app.extensions["backends"].registration
-    data = json.loads(call(reg.GetReferenceData, reg_pb.GetReferenceDataRequest()).data_json)
+    data = reference_data()
     return {
         "cities": data.get("cities", []),
         "points": data.get("points", []),

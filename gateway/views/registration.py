@@ -7,7 +7,6 @@ message; a form comes back with every field error next to its field.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from werkzeug.routing import BuildError
 
 from gateway.errors import BackendError, call, read_chunked
+from gateway.reference import reference_data
 from gateway.security import CANDIDATE_COOKIE, client_info, login_required
 from gateway.views.forms import FormState, new_captcha
 from zsb.auth.v1 import auth_pb2 as auth_pb
@@ -227,7 +227,7 @@ class FormPage:
 
 
 def reference() -> dict[str, Any]:
-    data = json.loads(call(reg().GetReferenceData, pb.GetReferenceDataRequest()).data_json)
+    data = dict(reference_data())
     data["household_provinces"] = [{"code": c, "name": n} for c, n in MAINLAND_PROVINCES.items()]
     return data
 

@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from gateway.errors import BackendError, call
+from gateway.reference import reference_data
 from gateway.security import login_required
 from gateway.views.registration import serve_document
 from zsb.registration.v1 import registration_pb2 as pb
@@ -48,7 +49,7 @@ def reviews():
         filters["status"] = ""
     page = max(int(_arg("page", 4)) if _arg("page", 4).isdigit() else 1, 1)
     resp = call(reg().ListReviews, pb.ListReviewsRequest(**filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
-    ref = json.loads(call(reg().GetReferenceData, pb.GetReferenceDataRequest()).data_json)
+    ref = reference_data()
     pages = max((resp.total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render_template(
         "registration/admin/reviews.html",

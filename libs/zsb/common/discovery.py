@@ -57,7 +57,11 @@ class ConsulDiscovery:
         self._next: dict[str, int] = {}
 
     def resolve(self, service: str) -> str:
-        _index, entries = self.client.health.service(f"zsb-{service}", passing=True)
+        try:
+            _index, entries = self.client.health.service(f"zsb-{service}", passing=True)
+        except (consul.ConsulException, OSError) as exc:  # the agent is away: as if no instance
+            log.warning("consul lookup failed", extra={"service": service, "error": str(exc)})
+            raise ServiceUnavailable(service) from exc
         if not entries:
             raise ServiceUnavailable(service)
         # Round-robin across healthy instances, so gateways spread load over replicas.

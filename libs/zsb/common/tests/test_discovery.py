@@ -64,3 +64,8 @@ def test_consul_registers_resolves_only_healthy_instances_and_deregisters(consul
         consul.deregister(f"{name}-2")
     with pytest.raises(ServiceUnavailable):
         consul.resolve(name)
+
+
+def test_an_unreachable_consul_agent_means_no_instance() -> None:
+    with pytest.raises(ServiceUnavailable):
+        ConsulDiscovery("127.0.0.1:9").resolve("auth")
