@@ -70,6 +70,8 @@ def client_info() -> pb.ClientInfo:
 
 def load_user() -> None:
     """Validate the session cookie of this side, if any; sets g.user and the access token."""
+    # A worker thread keeps its context between requests: never pass on the previous caller's token.
+    set_access_token("")
     g.user = None
     g.session_problem = ""
     session_id = request.cookies.get(cookie_name(), "")

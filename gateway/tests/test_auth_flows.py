@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from gateway.tests.conftest import CANDIDATE, NEW_PASSWORD, Stack, form_with_captcha, hidden, logged_in_client, login
 from services.auth.adapters.tables import Session
+from zsb.common.context import get_access_token
 from zsb.common.testing import captcha_answer, sms_codes
 
 
@@ -303,3 +304,16 @@ def test_staff_login_import_and_scope(stack: Stack) -> None:
     )
     # A point's staff cannot reach province-only functions: the service refuses, not just the menu.
     assert client.get("/admin/audit").status_code == 403
+
+
+def test_an_anonymous_request_never_carries_the_previous_callers_token(stack: Stack) -> None:
+    # The test client runs requests in this thread, as a gunicorn worker thread runs one after
+    # another: a token set for a signed-in candidate must not stay for the next, anonymous caller
+    # (once expired it made every captcha and login on that thread fail with 登录已过期).
+    signed_in = logged_in_client(stack)
+    assert signed_in.get("/home").status_code == 200
+    assert get_access_token() != ""
+    anonymous = stack.client()
+    page = anonymous.get("/")
+    assert page.status_code == 200 and "考生登录" in page.get_data(as_text=True)
+    assert get_access_token() == ""
