@@ -79,11 +79,13 @@ def test_a_captcha_is_one_guess(system: System) -> None:
     s = requests.Session()
     token = csrf(s, system.url(""))
     cap = s.get(system.url("/api/v1/captcha"), timeout=10).json()
-    body = {"candidate_no": number, "password": password, "captcha_id": cap["id"], "captcha": "XXXX"}
+    answer = captcha_answer(system.answers, cap["id"])
+    # Surely wrong: '#' is never drawn (a fixed guess such as XXXX could be the answer itself).
+    body = {"candidate_no": number, "password": password, "captcha_id": cap["id"], "captcha": "#" + answer[1:]}
     headers = {"X-CSRF-Token": token}
     wrong = s.post(system.url("/api/v1/session"), json=body, headers=headers, timeout=20)
     assert wrong.status_code == 400 and wrong.json()["error"]["field"] == "captcha"
-    body["captcha"] = captcha_answer(system.answers, cap["id"])  # the right answer, too late
+    body["captcha"] = answer  # the right answer, too late
     assert s.post(system.url("/api/v1/session"), json=body, headers=headers, timeout=20).status_code == 400
 
 
